@@ -1,0 +1,13 @@
+"""User-facing errors: one short, specific message, no traceback by default."""
+
+
+class GantoolError(Exception):
+    """A mistake in the user's input (options, files, folders) that gantool can explain in one line.
+
+    The command-line entry points print ``str(error)`` and exit with status 2; ``--debug`` shows
+    the traceback too.
+    """
+
+
+class UnknownNameError(GantoolError, ValueError):
+    """An unknown registry name (``--model``, ``--netG``, ...). Also a ``ValueError`` for API users."""
