@@ -1,0 +1,111 @@
+"""Generators and discriminators, one architecture family per file, chosen by name.
+
+Adding a network is one new file here plus one ``@GENERATORS.register(name)`` (or
+``@DISCRIMINATORS.register(name)``) line, and an import below so that the line runs.
+
+A generator entry is a factory ``f(input_nc, output_nc, ngf, norm_layer, use_dropout) -> nn.Module``
+whose module maps (N, input_nc, H, W) images in [-1, 1] to (N, output_nc, H, W) in [-1, 1] and
+has an integer ``size_multiple`` attribute (H and W must be multiples of it).
+A discriminator entry is a factory ``f(input_nc, ndf, n_layers_D, norm_layer) -> nn.Module``
+whose module maps (N, input_nc, H, W) to raw logits (N, 1, H', W').
+"""
+import torch.nn as nn
+
+from ..registry import Registry
+
+# Defined before the family imports below, which register into them.
+GENERATORS = Registry("--netG")
+DISCRIMINATORS = Registry("--netD")
+
+from . import patchgan, resnet_generator, unet_generator  # noqa: E402,F401  (fill the registries)
+from .norm import get_norm_layer, init_weights  # noqa: E402
+from .padding import crop_to, pad_to_multiple  # noqa: E402
+
+__all__ = [
+    "GENERATORS",
+    "DISCRIMINATORS",
+    "define_G",
+    "define_D",
+    "get_norm_layer",
+    "init_weights",
+    "pad_to_multiple",
+    "crop_to",
+]
+
+
+def define_G(
+    input_nc: int,
+    output_nc: int,
+    ngf: int = 64,
+    netG: str = "resnet_9blocks",
+    norm: str = "batch",
+    use_dropout: bool = False,
+    init_type: str = "normal",
+    init_gain: float = 0.02,
+) -> nn.Module:
+    """Build and initialise a generator, like the classic ``networks.define_G``.
+
+    Unlike the classic builder it neither moves the net to a device nor wraps it in
+    DataParallel: the caller owns the device.
+
+    Args:
+        input_nc: channels of the input images.
+        output_nc: channels of the output images.
+        ngf: filters in the first conv layer.
+        netG: a name in ``GENERATORS`` (resnet_9blocks, resnet_6blocks, unet_256, unet_128, ...).
+        norm: ``"batch"``, ``"instance"`` or ``"none"``.
+        use_dropout: use dropout layers in the generator.
+        init_type: ``"normal"``, ``"xavier"``, ``"kaiming"`` or ``"orthogonal"``.
+        init_gain: scale for normal, xavier and orthogonal init.
+
+    Returns:
+        The generator on the CPU: (N, input_nc, H, W) -> (N, output_nc, H, W), with an integer
+        ``size_multiple`` attribute that H and W must divide into.
+
+    Raises:
+        UnknownNameError: for an unknown ``netG``, ``norm`` or ``init_type``; lists the choices.
+    """
+    factory = GENERATORS.get(netG)
+    net = factory(
+        input_nc=input_nc,
+        output_nc=output_nc,
+        ngf=ngf,
+        norm_layer=get_norm_layer(norm),
+        use_dropout=use_dropout,
+    )
+    return init_weights(net, init_type, init_gain)
+
+
+def define_D(
+    input_nc: int,
+    ndf: int = 64,
+    netD: str = "basic",
+    n_layers_D: int = 3,
+    norm: str = "batch",
+    init_type: str = "normal",
+    init_gain: float = 0.02,
+) -> nn.Module:
+    """Build and initialise a discriminator, like the classic ``networks.define_D``.
+
+    Unlike the classic builder it neither moves the net to a device nor wraps it in
+    DataParallel: the caller owns the device.
+
+    Args:
+        input_nc: channels of the discriminator input (``input_nc + output_nc`` for pix2pix).
+        ndf: filters in the first conv layer.
+        netD: a name in ``DISCRIMINATORS``: ``"basic"`` (70x70 PatchGAN), ``"n_layers"``
+            (PatchGAN with ``n_layers_D`` layers) or ``"pixel"`` (1x1 PixelGAN).
+        n_layers_D: stride-2 conv layers, used by ``"n_layers"`` only.
+        norm: ``"batch"``, ``"instance"`` or ``"none"``.
+        init_type: ``"normal"``, ``"xavier"``, ``"kaiming"`` or ``"orthogonal"``.
+        init_gain: scale for normal, xavier and orthogonal init.
+
+    Returns:
+        The discriminator on the CPU: (N, input_nc, H, W) -> (N, 1, H', W') raw logits.
+
+    Raises:
+        UnknownNameError: for an unknown ``netD``, ``norm`` or ``init_type``; lists the choices.
+    """
+    factory = DISCRIMINATORS.get(netD)
+    net = factory(input_nc=input_nc, ndf=ndf, n_layers_D=n_layers_D, norm_layer=get_norm_layer(norm))
+    return init_weights(net, init_type, init_gain)
