@@ -1,0 +1,209 @@
+"""GAN objectives (``--gan_mode``), the WGAN-GP gradient penalty, and CycleGAN's L1 terms.
+
+Every loss here is computed in float32, whatever the dtype of its inputs: under bf16/fp16
+autocast a discriminator returns low-precision logits, and a mean over a large PatchGAN map
+(or a sigmoid near saturation) loses too much in 8-bit mantissas.
+"""
+from typing import Callable, List, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .errors import UnknownNameError
+from .registry import Registry
+
+Prediction = Union[Tensor, Sequence[Tensor], Sequence[Sequence[Tensor]]]
+
+#: ``--gan_mode`` name -> ``fn(prediction, target_is_real, for_discriminator, real_label, fake_label)``.
+#: ``prediction`` is a float32 tensor of raw discriminator outputs (logits, never probabilities);
+#: the labels are 0-dim float32 tensors; the function returns a 0-dim float32 loss.
+GAN_MODES = Registry("--gan_mode")
+
+
+def _target(prediction: Tensor, target_is_real: bool, real_label: Tensor, fake_label: Tensor) -> Tensor:
+    """A target the shape of ``prediction`` filled with the real or fake label (no copy: expand)."""
+    label = real_label if target_is_real else fake_label
+    return label.type_as(prediction).expand_as(prediction)
+
+
+@GAN_MODES.register("vanilla")
+def vanilla_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
+                 real_label: Tensor, fake_label: Tensor) -> Tensor:
+    """Original GAN: binary cross-entropy on logits.
+
+    ``BCEWithLogits`` folds the sigmoid into the log (log-sum-exp), so saturated logits give
+    finite losses and gradients where ``BCELoss(sigmoid(x))`` would clamp at log(0).
+    The generator uses the same form with real targets (the non-saturating loss).
+    """
+    target = _target(prediction, target_is_real, real_label, fake_label)
+    return F.binary_cross_entropy_with_logits(prediction, target)
+
+
+@GAN_MODES.register("lsgan")
+def lsgan_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
+               real_label: Tensor, fake_label: Tensor) -> Tensor:
+    """Least-squares GAN: mean squared error between the raw output and the label."""
+    target = _target(prediction, target_is_real, real_label, fake_label)
+    return F.mse_loss(prediction, target)
+
+
+@GAN_MODES.register("wgangp")
+def wgangp_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
+                real_label: Tensor, fake_label: Tensor) -> Tensor:
+    """Wasserstein critic loss: ``-mean(x)`` for real, ``mean(x)`` for fake (labels unused).
+
+    Pair it with :func:`gradient_penalty` on the discriminator side.
+    """
+    return -prediction.mean() if target_is_real else prediction.mean()
+
+
+@GAN_MODES.register("hinge")
+def hinge_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
+               real_label: Tensor, fake_label: Tensor) -> Tensor:
+    """Hinge loss (SAGAN / SPADE): D gets ``mean(relu(1 - x))`` for real and
+    ``mean(relu(1 + x))`` for fake; G gets ``-mean(x)`` and must ask for ``target_is_real=True``.
+    """
+    if for_discriminator:
+        margin = 1.0 - prediction if target_is_real else 1.0 + prediction
+        return F.relu(margin).mean()
+    if not target_is_real:
+        # A generator wants its fakes judged real; a "fake" target here is a caller bug.
+        raise ValueError("hinge generator loss needs target_is_real=True")
+    return -prediction.mean()
+
+
+def _flatten_predictions(prediction: Prediction) -> List[Tensor]:
+    """One tensor per discriminator scale.
+
+    A nested list (pix2pixHD / SPADE multi-scale D returning intermediate features per scale)
+    contributes its last element, which is that scale's final output.
+    """
+    if isinstance(prediction, Tensor):
+        return [prediction]
+    outputs = [p[-1] if isinstance(p, (list, tuple)) else p for p in prediction]
+    if not outputs:
+        raise ValueError("GANLoss got an empty list of predictions")
+    return outputs
+
+
+class GANLoss(nn.Module):
+    """Adversarial loss selected by ``--gan_mode`` (``vanilla``, ``lsgan``, ``wgangp``, ``hinge``).
+
+    Args:
+        gan_mode: a name in :data:`GAN_MODES`; an unknown name raises ``UnknownNameError``
+            listing the choices.
+        target_real_label: target for real images in ``vanilla`` / ``lsgan`` (for example 0.9
+            for one-sided label smoothing). Ignored by ``wgangp`` and ``hinge``.
+        target_fake_label: target for fake images in ``vanilla`` / ``lsgan``.
+
+    The labels are non-persistent buffers: they follow ``.to(device)`` but stay out of
+    ``state_dict()``, so checkpoints keep the classic key names.
+    """
+
+    real_label: Tensor
+    fake_label: Tensor
+
+    def __init__(self, gan_mode: str, target_real_label: float = 1.0, target_fake_label: float = 0.0):
+        super().__init__()
+        self.gan_mode = gan_mode
+        self._loss_fn: Callable[..., Tensor] = GAN_MODES.get(gan_mode)
+        self.register_buffer("real_label", torch.tensor(float(target_real_label)), persistent=False)
+        self.register_buffer("fake_label", torch.tensor(float(target_fake_label)), persistent=False)
+
+    def forward(self, prediction: Prediction, target_is_real: bool, for_discriminator: bool = True) -> Tensor:
+        """Loss of discriminator output(s) against the real or fake target.
+
+        Args:
+            prediction: raw discriminator output of any shape (``(N, 1)`` for an MLP/DCGAN D,
+                ``(N, 1, H', W')`` for a PatchGAN), any float dtype; or a list of such tensors,
+                one per scale of a multi-scale D, whose losses are averaged.
+            target_is_real: whether ``prediction`` should be judged real.
+            for_discriminator: ``True`` when training D; ``False`` for the generator's loss
+                (only ``hinge`` uses a different form for G).
+
+        Returns:
+            a 0-dim float32 tensor.
+        """
+        losses = [
+            self._loss_fn(p.float(), target_is_real, for_discriminator, self.real_label, self.fake_label)
+            for p in _flatten_predictions(prediction)
+        ]
+        return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+
+    def extra_repr(self) -> str:
+        return f"gan_mode={self.gan_mode!r}"
+
+
+_PENALTY_KINDS = ("real", "fake", "mixed")
+
+
+def gradient_penalty(netD: nn.Module, real: Tensor, fake: Tensor, kind: str = "mixed",
+                     constant: float = 1.0, lambda_gp: float = 10.0) -> Tensor:
+    """WGAN-GP penalty ``lambda_gp * mean_i((||grad_x D(x_i)|| - constant)^2)``.
+
+    Args:
+        netD: the critic; its output may be a tensor of any shape or a list of tensors
+            (multi-scale), all summed per sample before differentiating.
+        real: real batch, ``(N, ...)`` (for example ``(N, C, H, W)``).
+        fake: generated batch with the same shape; it is detached here, since the penalty
+            trains only the critic.
+        kind: where to evaluate the gradient: ``"real"``, ``"fake"``, or ``"mixed"``
+            (``alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U(0, 1)`` per sample,
+            shape ``(N, 1, ..., 1)``, drawn from torch's global RNG).
+        constant: the target gradient norm.
+        lambda_gp: the penalty weight.
+
+    Returns:
+        a 0-dim float32 tensor, differentiable w.r.t. ``netD``'s parameters
+        (``create_graph=True``), to add to the critic's loss.
+    """
+    if kind not in _PENALTY_KINDS:
+        raise UnknownNameError(f"unknown gradient penalty kind '{kind}'; choose from: {', '.join(_PENALTY_KINDS)}")
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"gradient_penalty needs real and fake of one shape; got {tuple(real.shape)} and {tuple(fake.shape)}"
+        )
+    if kind == "real":
+        points = real.detach()
+    elif kind == "fake":
+        points = fake.detach()
+    else:
+        alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
+        # Mix in float32, then hand D its usual input dtype (a bf16 D cannot take float32 input).
+        points = (alpha * real.detach().float() + (1 - alpha) * fake.detach().float()).to(real.dtype)
+    points.requires_grad_(True)
+    outputs = netD(points)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    # Summing the outputs equals grad_outputs=ones: each sample's gradient depends only on its own outputs.
+    total = torch.stack([o.float().sum() for o in outputs]).sum()
+    (grad,) = torch.autograd.grad(total, points, create_graph=True)
+    grad = grad.float().reshape(real.shape[0], -1)
+    # The tiny offset keeps the norm's backward finite where a gradient is exactly zero (as in the classic code).
+    norms = (grad + 1e-16).norm(2, dim=1)
+    return ((norms - constant) ** 2).mean() * lambda_gp
+
+
+def cycle_loss(reconstructed: Tensor, real: Tensor, weight: float) -> Tensor:
+    """Cycle-consistency loss ``weight * mean|reconstructed - real|`` (float32, 0-dim).
+
+    Args:
+        reconstructed: ``G_B(G_A(real_A))`` (or the B->A->B cycle), ``(N, C, H, W)``.
+        real: the original batch, same shape.
+        weight: ``lambda_A`` or ``lambda_B`` in CycleGAN.
+    """
+    return F.l1_loss(reconstructed.float(), real.float()) * weight
+
+
+def identity_loss(same: Tensor, real: Tensor, weight: float) -> Tensor:
+    """Identity loss ``weight * mean|same - real|`` (float32, 0-dim).
+
+    Args:
+        same: a generator applied to an image already in its output domain, e.g. ``G_A(real_B)``,
+            ``(N, C, H, W)``.
+        real: that input image (``real_B``), same shape.
+        weight: in CycleGAN this is ``lambda_identity * lambda_B`` for ``G_A(real_B)`` and
+            ``lambda_identity * lambda_A`` for ``G_B(real_A)``: ``--lambda_identity`` is relative
+            to the cycle weights.
+    """
+    return F.l1_loss(same.float(), real.float()) * weight
