@@ -1,0 +1,231 @@
+"""Training visuals: the live visdom dashboard and the static ``checkpoints/<name>/web/index.html`` page.
+
+Visdom is optional and must never break or stall training: it is imported only when
+``display_id > 0``, a missing server is reported in one line, and any later visdom error turns the
+dashboard off (one line again) while training and the HTML page carry on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html as html_escape
+import importlib.util
+import io
+import logging
+import math
+import os
+import re
+import socket
+import warnings
+from typing import Callable, Mapping
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+
+from .html import HTMLPage
+from .images import pad_to_same_size, save_image, tensor2im
+
+_SAVED_IMAGE = re.compile(r"^epoch(\d{3,})_(.+)\.png$")
+
+
+def _make_visdom_client(server: str, port: int, env: str, timeout: float):
+    """Connect to a visdom server, or raise. Imports visdom (slow-ish, pulls tornado) only here."""
+    import visdom
+
+    class _Client(visdom.Visdom):
+        # visdom posts without a timeout; a hung server would then hang training on every display.
+        def _handle_post(self, url, data=None):
+            return self.session.post(url, data=data or {}, timeout=(timeout, 4 * timeout)).text
+
+    # visdom prints tracebacks / "waiting" to stdout and warns through logging/warnings while connecting;
+    # keep all of that out of the training log, since we report the outcome in one line ourselves.
+    vlog = logging.getLogger("visdom")
+    old_level = vlog.level
+    vlog.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # visdom's own DeprecationWarnings (logger.warn)
+            client = _Client(server, port=port, env=env, raise_exceptions=True, use_incoming_socket=False)
+            # win_exists round-trip: tells a visdom server from some other program on that port.
+            if not client.check_connection(timeout_seconds=0):
+                raise ConnectionError("the server did not answer like a visdom server")
+    finally:
+        vlog.setLevel(old_level)
+    return client
+
+
+class TrainingVisualizer:
+    """Shows training progress: images and loss curves in visdom, images in an HTML page.
+
+    Args:
+        run_dir: the run folder (``checkpoints/<name>``); the page goes to ``run_dir/web``.
+        name: run name, used in titles.
+        display_id: visdom window id of the loss plot (images use ``display_id + 1``, labels ``+ 2``);
+            0 or less turns visdom off without importing it.
+        display_server, display_port, display_env: where the visdom server is and which env to use.
+        display_ncols: images per dashboard row; 0 or less shows each image in its own window.
+        display_winsize: displayed image width in the HTML page.
+        use_html: save images and keep ``run_dir/web/index.html`` up to date (``--no_html`` turns it off).
+        log: callable taking one string, for the few messages this class emits.
+        connect_timeout: seconds allowed to reach the visdom server.
+    """
+
+    def __init__(
+        self,
+        run_dir: str,
+        name: str,
+        display_id: int = 1,
+        display_server: str = "http://localhost",
+        display_port: int = 8097,
+        display_env: str = "main",
+        display_ncols: int = 4,
+        display_winsize: int = 256,
+        use_html: bool = True,
+        log: Callable[[str], None] = print,
+        connect_timeout: float = 2.0,
+    ):
+        self.run_dir = run_dir
+        self.name = name
+        self.display_id = display_id
+        self.ncols = display_ncols
+        self.win_size = display_winsize
+        self.use_html = use_html
+        self.log = log
+        self.web_dir = os.path.join(run_dir, "web")
+        self.image_dir = os.path.join(self.web_dir, "images")
+        # Same shape as the classic ``plot_data``: X = fractional epochs, Y = one row of losses per X.
+        self.loss_history: dict = {"X": [], "Y": [], "legend": []}
+        self._saved = False
+        if use_html:
+            os.makedirs(self.image_dir, exist_ok=True)
+        self.vis = None
+        if display_id > 0:
+            self.vis = self._connect(display_server, display_port, display_env, connect_timeout)
+
+    @property
+    def visdom_on(self) -> bool:
+        """Whether the live dashboard is (still) in use."""
+        return self.vis is not None
+
+    def _connect(self, server: str, port: int, env: str, timeout: float):
+        """Return a visdom client, or None after logging one line saying why the dashboard is off."""
+        url = server if "://" in server else "http://" + server
+        where = f"{url}:{port}"
+        if importlib.util.find_spec("visdom") is None:
+            self.log("gantool: the visdom package is not installed, so the live dashboard is off "
+                     "(pip install visdom, or pass --display_id 0)")
+            return None
+        no_server = (f"gantool: no visdom server at {where}, so the live dashboard is off "
+                     "(start one with `python -m visdom.server`, or pass --display_id 0)")
+        # A plain TCP probe first: fast when nobody listens, and it spares importing visdom for nothing.
+        try:
+            socket.create_connection((urlparse(url).hostname or "localhost", port), timeout=timeout).close()
+        except OSError:
+            self.log(no_server)
+            return None
+        try:
+            return _make_visdom_client(url, port, env, timeout)
+        except ImportError as e:
+            self.log(f"gantool: cannot import visdom ({e}), so the live dashboard is off (pass --display_id 0)")
+        except Exception as e:  # noqa: BLE001 - any failure here only means "no dashboard"
+            self.log(f"gantool: the visdom server at {where} did not answer ({type(e).__name__}: {e}), so the "
+                     "live dashboard is off (restart it with `python -m visdom.server`, or pass --display_id 0)")
+        return None
+
+    def _visdom(self, send: Callable[[], object]) -> None:
+        """Run one visdom call; on any error, say so once and stop using visdom for this run."""
+        if self.vis is None:
+            return
+        try:
+            send()
+        except Exception as e:  # noqa: BLE001 - the dashboard is a convenience, training goes on
+            self.vis = None
+            self.log(f"gantool: visdom failed ({type(e).__name__}: {e}), so the live dashboard is off "
+                     "for the rest of this run")
+
+    def display_current_results(self, visuals: Mapping[str, torch.Tensor], epoch: int, save_result: bool) -> None:
+        """Show the current visuals in visdom and, when ``save_result``, save them to the HTML page.
+
+        Args:
+            visuals: label -> image batch (N, C, H, W) or image (C, H, W) in [-1, 1]; the first image
+                of each batch is shown, in insertion order.
+            epoch: current epoch; files are ``web/images/epoch{epoch:03d}_{label}.png``.
+            save_result: save this call's images and rebuild ``web/index.html``. Like the classic, the
+                first call of a run is always saved, so the page exists from the start.
+        """
+        images = {label: tensor2im(t) for label, t in visuals.items()}
+        if self.vis is not None:
+            self._visdom(lambda: self._send_images(images))
+        if self.use_html and (save_result or not self._saved):
+            self._saved = True
+            for label, im in images.items():
+                save_image(im, os.path.join(self.image_dir, f"epoch{epoch:03d}_{label}.png"))
+            self._write_page(list(images))
+
+    def _send_images(self, images: Mapping[str, np.ndarray]) -> None:
+        """Classic dashboard: one grid window of all visuals plus a window of their labels."""
+        title = self.name
+        if self.ncols <= 0:
+            for idx, (label, im) in enumerate(images.items(), start=1):
+                self.vis.image(im.transpose(2, 0, 1), opts=dict(title=label), win=self.display_id + idx)
+            return
+        ncols = min(self.ncols, len(images))
+        arrays = pad_to_same_size(list(images.values()))
+        h, w = arrays[0].shape[:2]
+        # White cells fill the last row, so the label table and the grid line up.
+        n_cells = -(-len(arrays) // ncols) * ncols
+        arrays += [np.full_like(arrays[0], 255)] * (n_cells - len(arrays))
+        labels = [html_escape.escape(label) for label in images] + [""] * (n_cells - len(images))
+        rows = "".join("<tr>%s</tr>" % "".join(f"<td>{lab}</td>" for lab in labels[i : i + ncols])
+                       for i in range(0, n_cells, ncols))
+        css = ("<style>table {border-collapse: separate; border-spacing: 4px; white-space: nowrap; "
+               "text-align: center} table td {width: %dpx; height: %dpx; padding: 4px; "
+               "outline: 4px solid black}</style>" % (w, h))
+        self.vis.images([a.transpose(2, 0, 1) for a in arrays], nrow=ncols, win=self.display_id + 1,
+                        padding=2, opts=dict(title=title + " images"))
+        self.vis.text(css + "<table>%s</table>" % rows, win=self.display_id + 2,
+                      opts=dict(title=title + " labels"))
+
+    def _write_page(self, current_labels: list[str]) -> None:
+        """Rebuild index.html from the images on disk: every saved epoch, newest first.
+
+        Reading the folder (rather than assuming epochs 1..N like the classic) keeps the links right
+        after ``--continue_train`` or when only some epochs were saved.
+        """
+        saved: dict[int, list[str]] = {}
+        for fname in os.listdir(self.image_dir):
+            m = _SAVED_IMAGE.match(fname)
+            if m:
+                saved.setdefault(int(m.group(1)), []).append(m.group(2))
+        order = {label: i for i, label in enumerate(current_labels)}
+        page = HTMLPage(self.web_dir, f"Experiment name = {self.name}", refresh=1)
+        for epoch in sorted(saved, reverse=True):
+            labels = sorted(saved[epoch], key=lambda lab: (order.get(lab, len(order)), lab))
+            files = [f"epoch{epoch:03d}_{label}.png" for label in labels]
+            page.add_header(f"epoch [{epoch}]")
+            page.add_images(files, labels, files, width=self.win_size)
+        page.save()
+
+    def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float]) -> None:
+        """Record the losses and redraw the visdom loss plot (window ``display_id``).
+
+        Args:
+            epoch: current epoch.
+            counter_ratio: progress within the epoch in [0, 1]; the x value is ``epoch + counter_ratio``.
+            losses: name -> value (floats or 0-dim tensors). The names of the first call fix the
+                legend; a name missing later is plotted as a gap (NaN), new names are ignored.
+        """
+        hist = self.loss_history
+        if not hist["legend"]:
+            hist["legend"] = list(losses)
+        hist["X"].append(epoch + counter_ratio)
+        hist["Y"].append([float(losses[k]) if k in losses else math.nan for k in hist["legend"]])
+        if self.vis is None:
+            return
+        legend = hist["legend"]
+        x = np.stack([np.array(hist["X"])] * len(legend), 1)
+        y = np.array(hist["Y"])
+        opts = {"title": self.name + " loss over time", "legend": legend, "xlabel": "epoch", "ylabel": "loss"}
+        self._visdom(lambda: self.vis.line(X=x, Y=y, opts=opts, win=self.display_id))
