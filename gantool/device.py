@@ -1,0 +1,44 @@
+"""Deciding the device once, from ``--gpu_ids``."""
+from typing import List, Optional, Tuple
+
+import torch
+
+from .errors import GantoolError
+
+
+def parse_gpu_ids(text: Optional[str]) -> Optional[List[int]]:
+    """Parse ``--gpu_ids``: ``None``/``"auto"`` -> None (decide later), ``"-1"`` -> [] (CPU), ``"0,1"`` -> [0, 1]."""
+    if text is None or text.strip().lower() in ("", "auto"):
+        return None
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise GantoolError(f"--gpu_ids '{text}' is not a comma list of integers (e.g. 0 or 0,1; -1 for the CPU)") from None
+    if any(i < 0 for i in ids):
+        return []
+    return ids
+
+
+def select_device(gpu_ids: Optional[List[int]]) -> Tuple[torch.device, List[int], str]:
+    """Turn parsed ``--gpu_ids`` into ``(device, gpu_ids, message)``.
+
+    ``None`` means GPU 0 when CUDA is available, else the CPU. ``[]`` is the CPU and touches no
+    ``torch.cuda`` function at all. Asking for a GPU that is not there raises ``GantoolError``.
+    """
+    if gpu_ids == []:
+        return torch.device("cpu"), [], "gantool: running on the CPU (--gpu_ids -1)"
+    if gpu_ids is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda", 0), [0], f"gantool: running on GPU 0 ({torch.cuda.get_device_name(0)})"
+        return torch.device("cpu"), [], "gantool: no GPU found, running on the CPU"
+    if not torch.cuda.is_available():
+        raise GantoolError(
+            f"--gpu_ids {','.join(map(str, gpu_ids))} asks for a GPU, but this machine has none that PyTorch "
+            "can use; pass --gpu_ids -1 to run on the CPU"
+        )
+    count = torch.cuda.device_count()
+    missing = [i for i in gpu_ids if i >= count]
+    if missing:
+        raise GantoolError(f"--gpu_ids asks for GPU {missing[0]}, but this machine has {count} (ids 0..{count - 1})")
+    torch.cuda.set_device(gpu_ids[0])
+    return torch.device("cuda", gpu_ids[0]), gpu_ids, f"gantool: running on GPU {gpu_ids[0]} ({torch.cuda.get_device_name(gpu_ids[0])})"

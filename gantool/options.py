@@ -1,0 +1,227 @@
+"""Command-line options: the classic pytorch-CycleGAN-and-pix2pix vocabulary, parsed in two passes.
+
+Pass one reads ``--model``, ``--dataset_mode`` and ``--dataroot``; the chosen recipe (and dataset
+mode, if it has a hook) then adds its own flags and defaults, and pass two parses everything.
+Explicit command-line values always win over any default set by a hook.
+"""
+import argparse
+import os
+from typing import List, Optional
+
+from .errors import GantoolError
+
+
+def _base_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("basic")
+    g.add_argument("--dataroot", default=None,
+                   help="dataset folder (trainA/trainB/testA/testB, or train/test for aligned); "
+                        "omitted: the built-in toy_day2night dataset, generated on first use")
+    g.add_argument("--name", default="experiment_name", help="run name: files go to <checkpoints_dir>/<name>")
+    g.add_argument("--gpu_ids", default="auto", help="e.g. 0 or 0,1; -1 for the CPU; auto: GPU 0 if there is one")
+    g.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
+    g.add_argument("--seed", type=int, default=None, help="random seed; the same seed gives the same run")
+    g.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", default="cycle_gan", help="recipe: cycle_gan, test, ...")
+    g.add_argument("--input_nc", type=int, default=3, help="input image channels: 3 for RGB, 1 for grayscale")
+    g.add_argument("--output_nc", type=int, default=3, help="output image channels: 3 for RGB, 1 for grayscale")
+    g.add_argument("--ngf", type=int, default=64, help="generator filters in the last conv layer")
+    g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
+    g.add_argument("--netD", default="basic", help="discriminator: basic (70x70 PatchGAN), n_layers, pixel")
+    g.add_argument("--netG", default="resnet_9blocks", help="generator: resnet_9blocks, resnet_6blocks, unet_256, unet_128")
+    g.add_argument("--n_layers_D", type=int, default=3, help="discriminator layers when --netD n_layers")
+    g.add_argument("--norm", default="instance", help="normalisation: instance, batch, none")
+    g.add_argument("--init_type", default="normal", help="weight init: normal, xavier, kaiming, orthogonal")
+    g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
+    g.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
+    g = parser.add_argument_group("data")
+    g.add_argument("--dataset_mode", default="unaligned", help="unaligned, aligned, single")
+    g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="translation direction")
+    g.add_argument("--serial_batches", action="store_true", help="take images in order instead of shuffling")
+    g.add_argument("--num_threads", type=int, default=4, help="data loading worker processes")
+    g.add_argument("--batch_size", type=int, default=1, help="images per batch")
+    g.add_argument("--load_size", type=int, default=286, help="scale images to this size")
+    g.add_argument("--crop_size", type=int, default=256, help="then crop to this size")
+    g.add_argument("--max_dataset_size", type=float, default=float("inf"), help="use at most this many images")
+    g.add_argument("--preprocess", default="resize_and_crop",
+                   help="resize_and_crop, crop, scale_width, scale_width_and_crop, none")
+    g.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
+    g.add_argument("--display_winsize", type=int, default=256, help="image width in the dashboard and HTML pages")
+    g = parser.add_argument_group("loading")
+    g.add_argument("--epoch", default="latest", help="which saved epoch to load: latest or a number")
+    g.add_argument("--load_iter", type=int, default=0, help="if > 0, load the iter_<N> files instead of --epoch")
+    g.add_argument("--verbose", action="store_true", help="print network sizes and more")
+    g.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")
+    g.add_argument("--use_wandb", action="store_true", help="(accepted for compatibility; not used)")
+    g.add_argument("--wandb_project_name", default="CycleGAN-and-pix2pix", help="(accepted for compatibility)")
+
+
+def _train_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("display")
+    g.add_argument("--display_freq", type=int, default=400, help="iterations between visual updates")
+    g.add_argument("--display_ncols", type=int, default=4, help="images per row in the dashboard")
+    g.add_argument("--display_id", type=int, default=1, help="visdom window id; 0 or -1 turns the dashboard off")
+    g.add_argument("--display_server", default="http://localhost", help="visdom server")
+    g.add_argument("--display_env", default="main", help="visdom environment")
+    g.add_argument("--display_port", type=int, default=8097, help="visdom port")
+    g.add_argument("--update_html_freq", type=int, default=1000, help="iterations between saves to the HTML page")
+    g.add_argument("--print_freq", type=int, default=100, help="iterations between loss printouts")
+    g.add_argument("--no_html", action="store_true", help="do not write checkpoints/<name>/web/")
+    g = parser.add_argument_group("saving")
+    g.add_argument("--save_latest_freq", type=int, default=5000, help="iterations between saves of the latest state")
+    g.add_argument("--save_epoch_freq", type=int, default=5, help="epochs between numbered checkpoints")
+    g.add_argument("--save_by_iter", action="store_true", help="also keep iter_<N> checkpoints")
+    g.add_argument("--continue_train", action="store_true", help="resume from the latest saved state")
+    g.add_argument("--epoch_count", type=int, default=None,
+                   help="first epoch number (default: 1, or where --continue_train left off)")
+    g.add_argument("--phase", default="train", help="train, val, test, ...")
+    g.add_argument("--max_iters", type=int, default=0, help="stop (and save) after this many iterations in all; 0: no limit")
+    g = parser.add_argument_group("optimisation")
+    g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial learning rate")
+    g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to zero")
+    g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
+    g.add_argument("--lr", type=float, default=0.0002, help="initial learning rate")
+    g.add_argument("--gan_mode", default="lsgan", help="vanilla (BCE on logits), lsgan, wgangp, hinge")
+    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight for --gan_mode wgangp")
+    g.add_argument("--pool_size", type=int, default=50, help="image history buffer size; 0: none")
+    g.add_argument("--lr_policy", default="linear", choices=["linear", "step", "plateau", "cosine"],
+                   help="learning rate schedule")
+    g.add_argument("--lr_decay_iters", type=int, default=50, help="step policy: epochs between x0.1 steps")
+
+
+def _test_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("test")
+    g.add_argument("--results_dir", default="./results/", help="where results go")
+    g.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of saved result images")
+    g.add_argument("--phase", default="test", help="train, val, test, ...")
+    g.add_argument("--eval", action="store_true", help="networks in eval mode (dropout off, batch-norm running stats)")
+    g.add_argument("--num_test", type=float, default=float("inf"), help="how many test images (default: all)")
+    # Test images keep one size: load_size follows crop_size unless given.
+    parser.set_defaults(load_size=256)
+
+
+def make_parser(is_train: bool) -> argparse.ArgumentParser:
+    """The full parser before any recipe hook: base options plus the train or test set."""
+    prog = "train.py" if is_train else "test.py"
+    parser = argparse.ArgumentParser(prog=prog, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _base_options(parser)
+    (_train_options if is_train else _test_options)(parser)
+    return parser
+
+
+def _given(argv: List[str], option: str) -> bool:
+    return any(a == option or a.startswith(option + "=") for a in argv)
+
+
+def parse(argv: Optional[List[str]] = None, is_train: bool = True) -> argparse.Namespace:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into the options namespace used by ``build.py``.
+
+    Adds ``is_train``, ``gpu_list`` (parsed ``--gpu_ids``), ``builtin_dataset`` and the final ``name``.
+    Raises ``GantoolError`` (or ``UnknownNameError``) for impossible values.
+    """
+    import sys
+
+    from . import data, models
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = make_parser(is_train)
+    first, _ = parser.parse_known_args(argv)
+    recipe = models.MODELS.get(first.model)
+    recipe.add_options(parser, is_train)
+    first, _ = parser.parse_known_args(argv)
+    dataset = data.DATASETS.get(first.dataset_mode)
+    if hasattr(dataset, "add_options"):
+        dataset.add_options(parser, is_train)
+    builtin = first.dataroot is None
+    if builtin:
+        parser.set_defaults(**data.builtin_option_defaults(is_train))
+    if not is_train and not _given(argv, "--load_size"):
+        # Classic test behaviour: no random crop at test time.
+        first, _ = parser.parse_known_args(argv)
+        parser.set_defaults(load_size=first.crop_size)
+    opt = parser.parse_args(argv)
+    opt.is_train = is_train
+    opt.builtin_dataset = builtin
+    if not is_train:
+        # Classic test.py settings: one image at a time, in order, no augmentation.
+        opt.num_threads, opt.batch_size, opt.serial_batches, opt.no_flip = 0, 1, True, True
+        opt.display_id = -1
+    _check(opt)
+    if opt.seed is None:
+        # A fresh seed per run, recorded in train_opt.txt and the training state so it can be replayed.
+        import random
+
+        opt.seed = random.SystemRandom().randrange(2**31)
+    from .device import parse_gpu_ids
+
+    opt.gpu_list = parse_gpu_ids(opt.gpu_ids)
+    if opt.suffix:
+        try:
+            opt.name = opt.name + "_" + opt.suffix.format(**vars(opt))
+        except (KeyError, IndexError, ValueError) as err:
+            raise GantoolError(f"--suffix '{opt.suffix}' names an unknown option: {err}") from None
+    opt.option_defaults = {a.dest: a.default for a in parser._actions if a.dest != "help"}
+    return opt
+
+
+def _check_names(opt: argparse.Namespace) -> None:
+    """Look every registry name up now, so a typo is reported before any work starts."""
+    from .losses import GAN_MODES
+    from .networks import DISCRIMINATORS, GENERATORS, get_norm_layer
+    from .networks.norm import INITS
+
+    GENERATORS.get(opt.netG)
+    DISCRIMINATORS.get(opt.netD)
+    INITS.get(opt.init_type)
+    get_norm_layer(opt.norm)
+    if opt.is_train:
+        GAN_MODES.get(opt.gan_mode)
+
+
+def _check(opt: argparse.Namespace) -> None:
+    """Reject values no run can use, with the option's name in the message."""
+    _check_names(opt)
+    positive = ["batch_size", "input_nc", "output_nc", "ngf", "ndf", "load_size", "crop_size", "display_winsize"]
+    if opt.is_train:
+        positive += ["print_freq", "display_freq", "save_latest_freq", "save_epoch_freq", "update_html_freq"]
+    for name in positive:
+        if getattr(opt, name) <= 0:
+            raise GantoolError(f"--{name} must be a positive number, got {getattr(opt, name)}")
+    for name in ["num_threads", "load_iter"] + (["n_epochs", "n_epochs_decay", "max_iters", "pool_size"] if opt.is_train else []):
+        if getattr(opt, name) < 0:
+            raise GantoolError(f"--{name} must not be negative, got {getattr(opt, name)}")
+    if opt.is_train and opt.n_epochs + opt.n_epochs_decay == 0:
+        raise GantoolError("--n_epochs and --n_epochs_decay are both 0: there is nothing to train")
+    if opt.is_train and opt.epoch_count is not None and opt.epoch_count < 1:
+        raise GantoolError(f"--epoch_count must be 1 or more, got {opt.epoch_count}")
+    if opt.is_train and opt.lr <= 0:
+        raise GantoolError(f"--lr must be positive, got {opt.lr}")
+    if not opt.is_train and opt.num_test <= 0:
+        raise GantoolError(f"--num_test must be positive, got {opt.num_test}")
+    if opt.max_dataset_size <= 0:
+        raise GantoolError(f"--max_dataset_size must be positive, got {opt.max_dataset_size}")
+    if opt.dataroot is not None and not os.path.isdir(opt.dataroot):
+        raise GantoolError(f"--dataroot {opt.dataroot} is not a folder")
+
+
+def format_options(opt: argparse.Namespace) -> str:
+    """The classic options printout: one ``name: value`` line each, noting defaults that were changed."""
+    defaults = getattr(opt, "option_defaults", {})
+    lines = ["----------------- Options ---------------"]
+    for key, value in sorted(vars(opt).items()):
+        if key == "option_defaults":
+            continue
+        note = f"\t[default: {defaults[key]}]" if key in defaults and value != defaults[key] else ""
+        lines.append(f"{key:>25}: {str(value):<30}{note}")
+    lines.append("----------------- End -------------------")
+    return "\n".join(lines)
+
+
+def save_options(opt: argparse.Namespace, run_dir: str) -> str:
+    """Write ``train_opt.txt`` or ``test_opt.txt`` into ``run_dir``; returns the path."""
+    from .checkpoint import atomic_write_text
+
+    path = os.path.join(run_dir, ("train" if opt.is_train else "test") + "_opt.txt")
+    atomic_write_text(path, format_options(opt) + "\n")
+    return path

@@ -1,0 +1,45 @@
+"""Shared test helpers: tiny image folders generated on the fly, and the CLI run in a subprocess."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_images(folder, count, size=(16, 16), mode="RGB", seed=0, prefix="img"):
+    """Write ``count`` random-ish images of ``size`` (width, height) and ``mode`` into ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    g = torch.Generator().manual_seed(seed)
+    for i in range(count):
+        channels = 1 if mode == "L" else 3
+        pixels = (torch.rand(size[1], size[0], channels, generator=g) * 255).to(torch.uint8).squeeze(-1).numpy()
+        Image.fromarray(pixels).convert(mode).save(os.path.join(folder, f"{prefix}{i:03d}.png"))
+
+
+@pytest.fixture
+def unaligned_root(tmp_path):
+    """A 4+4 image unaligned dataset (32x32) with a 2+2 test split."""
+    root = tmp_path / "data"
+    write_images(root / "trainA", 4, size=(32, 32), seed=1)
+    write_images(root / "trainB", 4, size=(32, 32), seed=2)
+    write_images(root / "testA", 2, size=(32, 32), seed=3)
+    write_images(root / "testB", 2, size=(32, 32), seed=4)
+    return str(root)
+
+
+# Small networks and short runs for the end-to-end tests; every value is a real option.
+TINY = ["--gpu_ids", "-1", "--ngf", "8", "--ndf", "8", "--netG", "resnet_6blocks", "--load_size", "32",
+        "--crop_size", "32", "--num_threads", "0"]
+TINY_TRAIN = TINY + ["--display_id", "0", "--n_epochs", "1", "--n_epochs_decay", "1", "--print_freq", "2",
+                     "--pool_size", "2"]
+
+
+def run_cli(script, args, cwd, timeout=300):
+    """Run ``python <repo>/<script> args`` in ``cwd``; returns the CompletedProcess (text output)."""
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, os.path.join(REPO, script), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,88 @@
+"""Option parsing: classic vocabulary and defaults, recipe hooks, built-in dataset defaults, bad values."""
+import pytest
+
+from gantool.data import builtin_option_defaults
+from gantool.device import parse_gpu_ids, select_device
+from gantool.errors import GantoolError, UnknownNameError
+from gantool.options import parse
+
+
+def test_classic_defaults_with_a_dataroot(tmp_path):
+    opt = parse(["--dataroot", str(tmp_path)], is_train=True)
+    assert (opt.model, opt.netG, opt.netD, opt.norm, opt.gan_mode) == ("cycle_gan", "resnet_9blocks", "basic",
+                                                                      "instance", "lsgan")
+    assert (opt.load_size, opt.crop_size, opt.n_epochs, opt.n_epochs_decay) == (286, 256, 100, 100)
+    assert (opt.lr, opt.beta1, opt.pool_size, opt.lambda_A, opt.lambda_identity) == (0.0002, 0.5, 50, 10.0, 0.5)
+    assert opt.no_dropout is True  # cycle_gan's hook
+    assert opt.builtin_dataset is False
+
+
+def test_builtin_dataset_sets_demo_defaults_but_explicit_options_win():
+    opt = parse([], is_train=True)
+    demo = builtin_option_defaults(True)
+    assert opt.builtin_dataset and opt.crop_size == demo["crop_size"] and opt.n_epochs == demo["n_epochs"]
+    opt = parse(["--crop_size", "24", "--load_size", "30", "--n_epochs", "7"], is_train=True)
+    assert (opt.crop_size, opt.load_size, opt.n_epochs) == (24, 30, 7)
+
+
+def test_test_options_follow_the_classic_test_script(tmp_path):
+    opt = parse(["--dataroot", str(tmp_path), "--model", "test", "--crop_size", "128", "--batch_size", "8"],
+                is_train=False)
+    assert opt.dataset_mode == "single" and opt.load_size == 128
+    assert (opt.batch_size, opt.num_threads, opt.serial_batches, opt.no_flip) == (1, 0, True, True)
+    assert opt.num_test == float("inf") and opt.model_suffix == ""
+
+
+def test_model_test_refuses_training():
+    with pytest.raises(GantoolError, match="test.py"):
+        parse(["--model", "test"], is_train=True)
+
+
+def test_unknown_model_lists_the_choices():
+    with pytest.raises(UnknownNameError, match="cycle_gan.*test"):
+        parse(["--model", "cyclegan"], is_train=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch_size", "0"], "--batch_size must be a positive"),
+    (["--n_epochs", "-1"], "--n_epochs must not be negative"),
+    (["--n_epochs", "0", "--n_epochs_decay", "0"], "nothing to train"),
+    (["--lr", "0"], "--lr must be positive"),
+    (["--dataroot", "/no/such/folder"], "is not a folder"),
+    (["--gpu_ids", "x"], "not a comma list"),
+    (["--suffix", "{nonsense}"], "--suffix"),
+])
+def test_impossible_values_are_named(args, message):
+    with pytest.raises(GantoolError, match=message):
+        parse(args, is_train=True)
+
+
+def test_suffix_formats_the_name(tmp_path):
+    opt = parse(["--dataroot", str(tmp_path), "--name", "run", "--suffix", "{model}_{netG}"], is_train=True)
+    assert opt.name == "run_cycle_gan_resnet_9blocks"
+
+
+def test_seed_is_chosen_and_kept():
+    assert isinstance(parse([], is_train=True).seed, int)
+    assert parse(["--seed", "5"], is_train=True).seed == 5
+
+
+def test_gpu_ids_parsing_and_cpu_selection():
+    assert parse_gpu_ids("-1") == [] and parse_gpu_ids("auto") is None and parse_gpu_ids("0,1") == [0, 1]
+    device, ids, message = select_device([])
+    assert device.type == "cpu" and ids == [] and "CPU" in message
+
+
+def test_asking_for_a_missing_gpu_is_one_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(GantoolError, match="--gpu_ids -1"):
+        select_device([0])
+
+
+@pytest.mark.parametrize("flag, value", [("--netG", "unet_512"), ("--netD", "big"), ("--norm", "group"),
+                                         ("--init_type", "zeros"), ("--gan_mode", "wgan")])
+def test_unknown_names_are_caught_while_parsing(flag, value):
+    with pytest.raises(UnknownNameError, match=f"unknown {flag} '{value}'; choose from"):
+        parse([flag, value], is_train=True)
