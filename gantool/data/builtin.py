@@ -27,16 +27,18 @@ BUILTIN_NAME = "toy_day2night"
 _MARKER = ".complete"
 _VERSION = 1  # bump when the pictures change, so old copies are regenerated
 
-# Option defaults when --dataroot is omitted: a short demo run on the 64x64 images. The classic
-# defaults (286/256, 100+100 epochs) stay for real datasets; explicit options still win.
-DEMO_DEFAULTS = {"load_size": 32, "crop_size": 32, "n_epochs": 2, "n_epochs_decay": 1, "num_threads": 0,
-                 "print_freq": 100, "display_freq": 100, "update_html_freq": 200, "save_epoch_freq": 1}
+# Option defaults when --dataroot is omitted: a demo that trains in about 4 minutes on 2 CPU cores
+# (800 iterations at 64x64 with a slimmer ResNet generator; measured 0.3 s per iteration). The
+# classic defaults (resnet_9blocks, ngf 64, 286/256, 100+100 epochs) stay for real datasets, and
+# explicit options always win. test.py gets the same network and image size, so it loads the demo.
+_DEMO_NETWORK = {"load_size": 64, "crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32}
+_DEMO_TRAINING = {"n_epochs": 2, "n_epochs_decay": 2, "num_threads": 0, "print_freq": 100, "display_freq": 100,
+                  "update_html_freq": 200, "save_epoch_freq": 1}
 
 
 def builtin_option_defaults(is_train: bool) -> dict:
     """The option defaults that make the default run on the built-in dataset short."""
-    keep = DEMO_DEFAULTS if is_train else {"load_size": 64, "crop_size": 64}
-    return dict(keep)
+    return {**_DEMO_NETWORK, **(_DEMO_TRAINING if is_train else {})}
 
 _FOLDERS = ("trainA", "trainB", "train", "testA", "testA_truth", "testB", "testB_truth", "test")
 _README = """\

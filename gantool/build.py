@@ -1,0 +1,115 @@
+"""The one place where parsed options become constructor arguments.
+
+Constructors (recipes, datasets, the trainer) take explicit arguments named like the options;
+``_matching`` passes each the options whose names appear in its signature.
+"""
+import argparse
+import inspect
+import os
+import random
+from typing import Callable
+
+import torch
+
+from . import data
+from .checkpoint import load_network
+from .device import select_device
+from .errors import GantoolError
+from .models import MODELS
+from .options import format_options, save_options
+
+
+def _matching(fn: Callable, opt: argparse.Namespace, **given) -> dict:
+    params = inspect.signature(fn).parameters
+    kwargs = {name: getattr(opt, name) for name in params if hasattr(opt, name)}
+    kwargs.update({k: v for k, v in given.items() if k in params})
+    return kwargs
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's and torch's generators (weight init, dropout, the image pools' seeds derive from it)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def dataroot(opt: argparse.Namespace, log: Callable[[str], None] = print) -> str:
+    """``--dataroot``, or the built-in dataset (generated on first use) when it was omitted."""
+    if opt.dataroot is not None:
+        return opt.dataroot
+    return data.ensure_builtin("./datasets", log=log)
+
+
+def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):
+    """The dataset of ``--dataset_mode`` for ``--phase``, with the preprocessing options."""
+    preprocess = data.Preprocess(mode=opt.preprocess, load_size=opt.load_size, crop_size=opt.crop_size,
+                                 flip=not opt.no_flip)
+    return data.create_dataset(opt.dataset_mode, root=dataroot(opt, log), phase=opt.phase, direction=opt.direction,
+                               input_nc=opt.input_nc, output_nc=opt.output_nc, preprocess=preprocess,
+                               max_dataset_size=opt.max_dataset_size, serial_batches=opt.serial_batches,
+                               seed=opt.seed)
+
+
+def build_recipe(opt: argparse.Namespace, device: torch.device):
+    """The ``--model`` recipe on ``device``, its networks freshly initialised."""
+    cls = MODELS.get(opt.model)
+    return cls(**_matching(cls.__init__, opt, device=device, is_train=opt.is_train))
+
+
+def run_dir(opt: argparse.Namespace) -> str:
+    """``<checkpoints_dir>/<name>``, created; an unwritable place is a clear error."""
+    path = os.path.join(opt.checkpoints_dir, opt.name)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise GantoolError(f"cannot create {path}: {err.strerror}; choose another --checkpoints_dir") from None
+    if not os.access(path, os.W_OK):
+        raise GantoolError(f"{path} is not writable; choose another --checkpoints_dir")
+    return path
+
+
+def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
+    """Device, seed, recipe, dataset, visualizer and trainer for ``train.py``."""
+    from .trainer import Trainer
+    from .viz.visualizer import TrainingVisualizer
+
+    device, _, message = select_device(opt.gpu_list)
+    log(message)
+    folder = run_dir(opt)
+    if opt.verbose:
+        log(format_options(opt))
+    save_options(opt, folder)
+    seed_everything(opt.seed)
+    dataset = build_dataset(opt, log)
+    recipe = build_recipe(opt, device)
+    if opt.verbose:
+        for name, net in recipe.networks.items():
+            log(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters")
+    visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id, display_server=opt.display_server,
+                                    display_port=opt.display_port, display_env=opt.display_env,
+                                    display_ncols=opt.display_ncols, display_winsize=opt.display_winsize,
+                                    use_html=not opt.no_html, log=log)
+    return Trainer(recipe, dataset, folder, **_matching(Trainer.__init__, opt), visualizer=visualizer, log=log)
+
+
+def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
+    """Device, recipe with loaded weights, dataset and tester for ``test.py``."""
+    from .tester import Tester
+
+    device, _, message = select_device(opt.gpu_list)
+    log(message)
+    seed_everything(opt.seed)
+    recipe = build_recipe(opt, device)
+    folder = os.path.join(opt.checkpoints_dir, opt.name)
+    if not os.path.isdir(folder):
+        raise GantoolError(f"no trained model {folder}: train one with train.py --name {opt.name}, "
+                           f"or check --name and --checkpoints_dir")
+    label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+    for name in recipe.networks_to_load():
+        load_network(recipe.networks[name], os.path.join(folder, f"{label}_net_{name}.pth"),
+                     recipe.arch_options.get(name, ""))
+    save_options(opt, folder)
+    dataset = build_dataset(opt, log)
+    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}")
+    title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}"
+    return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
+                  width=opt.display_winsize, eval_mode=opt.eval, log=log)

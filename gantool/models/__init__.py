@@ -1,0 +1,9 @@
+"""Recipes by ``--model``: which networks, which losses, one training step.
+
+Adding a model is one new module with ``@MODELS.register(name)`` plus one import line below.
+"""
+from .base import MODELS, Recipe
+
+from . import cycle_gan, test  # noqa: E402,F401  (imported for their registrations)
+
+__all__ = ["MODELS", "Recipe"]

@@ -1,0 +1,146 @@
+"""CycleGAN (Zhu et al. 2017): two generators, two PatchGAN discriminators, cycle and identity losses."""
+import argparse
+import itertools
+from typing import Dict, Mapping
+
+import torch
+from torch import Tensor
+
+from ..errors import GantoolError
+from ..losses import GANLoss, cycle_loss, gradient_penalty, identity_loss
+from ..networks import define_D, define_G
+from ..pool import ImagePool
+from .base import MODELS, Recipe
+
+
+def generator_options(netG: str, ngf: int, norm: str, no_dropout: bool, input_nc: int, output_nc: int) -> str:
+    """The command-line options that rebuild a generator, quoted in checkpoint errors."""
+    return (f"--netG {netG} --ngf {ngf} --norm {norm} --input_nc {input_nc} --output_nc {output_nc}"
+            + (" --no_dropout" if no_dropout else ""))
+
+
+@MODELS.register("cycle_gan")
+class CycleGAN(Recipe):
+    """Unpaired translation A <-> B.
+
+    G_A: A -> B, G_B: B -> A, D_A judges B images, D_B judges A images. Losses: adversarial
+    (``gan_mode``), cycle ``lambda_A * |G_B(G_A(A)) - A| + lambda_B * |G_A(G_B(B)) - B|`` and
+    identity ``lambda_identity * (lambda_B * |G_A(B) - B| + lambda_A * |G_B(A) - A|)``.
+    Batches hold 'A' (input side) and 'B' (output side), (N, C, H, W) in [-1, 1].
+    """
+
+    loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
+    metric_pairs = [("fake_B", "truth_B")]
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
+        parser.set_defaults(no_dropout=True)
+        if is_train:
+            parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the cycle loss A -> B -> A")
+            parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the cycle loss B -> A -> B")
+            parser.add_argument("--lambda_identity", type=float, default=0.5,
+                                help="identity loss weight, relative to lambda_A/B; 0 turns it off")
+
+    def __init__(self, device: torch.device, is_train: bool, input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
+                 ndf: int = 64, netG: str = "resnet_9blocks", netD: str = "basic", n_layers_D: int = 3,
+                 norm: str = "instance", no_dropout: bool = True, init_type: str = "normal", init_gain: float = 0.02,
+                 gan_mode: str = "lsgan", pool_size: int = 50, lr: float = 2e-4, beta1: float = 0.5,
+                 beta2: float = 0.999, lambda_A: float = 10.0, lambda_B: float = 10.0, lambda_identity: float = 0.5,
+                 lambda_gp: float = 10.0, seed: int = 0):
+        super().__init__(device, is_train)
+        g = dict(ngf=ngf, netG=netG, norm=norm, use_dropout=not no_dropout, init_type=init_type, init_gain=init_gain)
+        self.networks["G_A"] = define_G(input_nc, output_nc, **g).to(device)
+        self.networks["G_B"] = define_G(output_nc, input_nc, **g).to(device)
+        self.arch_options["G_A"] = generator_options(netG, ngf, norm, no_dropout, input_nc, output_nc)
+        self.arch_options["G_B"] = generator_options(netG, ngf, norm, no_dropout, output_nc, input_nc)
+        self.visual_names = ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]
+        if not is_train:
+            return
+        if lambda_identity > 0 and input_nc != output_nc:
+            raise GantoolError(f"the identity loss needs --input_nc == --output_nc (got {input_nc} and {output_nc}); "
+                               "pass --lambda_identity 0")
+        d = dict(ndf=ndf, netD=netD, n_layers_D=n_layers_D, norm=norm, init_type=init_type, init_gain=init_gain)
+        self.networks["D_A"] = define_D(output_nc, **d).to(device)
+        self.networks["D_B"] = define_D(input_nc, **d).to(device)
+        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.gan_mode, self.lambda_gp = gan_mode, lambda_gp
+        self.lambda_A, self.lambda_B, self.lambda_identity = lambda_A, lambda_B, lambda_identity
+        self.pool_A, self.pool_B = ImagePool(pool_size, seed=seed), ImagePool(pool_size, seed=seed + 1)
+        G = itertools.chain(self.networks["G_A"].parameters(), self.networks["G_B"].parameters())
+        D = itertools.chain(self.networks["D_A"].parameters(), self.networks["D_B"].parameters())
+        self.optimizers["G"] = torch.optim.Adam(G, lr=lr, betas=(beta1, beta2))
+        self.optimizers["D"] = torch.optim.Adam(D, lr=lr, betas=(beta1, beta2))
+        if lambda_identity > 0:
+            self.visual_names = ["real_A", "fake_B", "rec_A", "idt_B", "real_B", "fake_A", "rec_B", "idt_A"]
+
+    def networks_to_load(self):
+        return ["G_A", "G_B"]
+
+    def _discriminator_loss(self, netD, real: Tensor, fake: Tensor) -> Tensor:
+        # 0.5: the classic halving, so D learns slower than G.
+        loss = 0.5 * (self.gan_loss(netD(real), True) + self.gan_loss(netD(fake), False))
+        if self.gan_mode == "wgangp":
+            loss = loss + gradient_penalty(netD, real, fake, lambda_gp=self.lambda_gp)
+        return loss
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        n = self.networks
+        real_A, real_B = batch["A"], batch["B"]  # (N, C_in, H, W), (N, C_out, H, W)
+        fake_B = n["G_A"](real_A)
+        rec_A = n["G_B"](fake_B)
+        fake_A = n["G_B"](real_B)
+        rec_B = n["G_A"](fake_A)
+
+        # Generators: the discriminators' weights get no gradients here.
+        self.set_requires_grad([n["D_A"], n["D_B"]], False)
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        zero = real_A.new_zeros(())
+        idt_A = idt_B = None
+        loss_idt_A = loss_idt_B = zero
+        if self.lambda_identity > 0:
+            idt_A = n["G_A"](real_B)  # G_A should leave B images alone
+            idt_B = n["G_B"](real_A)
+            loss_idt_A = identity_loss(idt_A, real_B, self.lambda_B * self.lambda_identity)
+            loss_idt_B = identity_loss(idt_B, real_A, self.lambda_A * self.lambda_identity)
+        loss_G_A = self.gan_loss(n["D_A"](fake_B), True, for_discriminator=False)
+        loss_G_B = self.gan_loss(n["D_B"](fake_A), True, for_discriminator=False)
+        loss_cycle_A = cycle_loss(rec_A, real_A, self.lambda_A)
+        loss_cycle_B = cycle_loss(rec_B, real_B, self.lambda_B)
+        (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B).backward()
+        self.optimizers["G"].step()
+
+        # Discriminators, on fakes drawn from the history pools.
+        self.set_requires_grad([n["D_A"], n["D_B"]], True)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_D_A = self._discriminator_loss(n["D_A"], real_B, self.pool_B.query(fake_B.detach()))
+        loss_D_B = self._discriminator_loss(n["D_B"], real_A, self.pool_A.query(fake_A.detach()))
+        (loss_D_A + loss_D_B).backward()
+        self.optimizers["D"].step()
+
+        self.visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B,
+                        "fake_A": fake_A, "rec_B": rec_B}
+        if idt_A is not None:
+            self.visuals.update(idt_A=idt_A, idt_B=idt_B)
+        self.visuals = {k: v.detach() for k, v in self.visuals.items()}
+        losses = {"D_A": loss_D_A, "G_A": loss_G_A, "cycle_A": loss_cycle_A, "idt_A": loss_idt_A,
+                  "D_B": loss_D_B, "G_B": loss_G_B, "cycle_B": loss_cycle_B, "idt_B": loss_idt_B}
+        return {k: v.detach() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        n = self.networks
+        real_A, real_B = batch["A"], batch["B"]
+        fake_B = self.translate(n["G_A"], real_A)
+        fake_A = self.translate(n["G_B"], real_B)
+        visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": self.translate(n["G_B"], fake_B),
+                   "real_B": real_B, "fake_A": fake_A, "rec_B": self.translate(n["G_A"], fake_A)}
+        if "truth" in batch:
+            visuals["truth_B"] = batch["truth"]
+        return visuals
+
+    def extra_state(self) -> dict:
+        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.pool_A.load_state_dict(state["pool_A"], self.device)
+        self.pool_B.load_state_dict(state["pool_B"], self.device)

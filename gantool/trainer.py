@@ -1,0 +1,263 @@
+"""The shared adversarial training loop: every recipe runs through ``Trainer.fit``.
+
+The trainer owns the epochs, data order, learning-rate schedules, logging cadence, checkpoints
+and exact resume; the recipe owns one training step. It never looks at which model it runs.
+"""
+import os
+import random
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+from torch.utils.data import DataLoader
+
+from .checkpoint import atomic_save, load_file, load_network, save_network
+from .errors import GantoolError
+from .models.base import Recipe
+from .schedulers import make_scheduler, step_scheduler
+from .viz.loss_log import LossLog
+
+STATE_FILE = "latest_state.pth"
+STATE_FORMAT = "gantool-train-state-v1"
+
+
+def _crossed(total: int, step: int, freq: int) -> bool:
+    # True when the counter passed a multiple of freq during the last step (any batch size).
+    return total // freq > (total - step) // freq
+
+
+class Trainer:
+    """Runs a recipe over a dataset for ``n_epochs + n_epochs_decay`` epochs.
+
+    Counters are in images, as in the classic toolkit (``total_iters`` grows by the batch size).
+
+    Args:
+        recipe: the model recipe (networks, optimizers, ``training_step``).
+        dataset: a map-style dataset with ``set_epoch`` and a ``seed`` attribute.
+        run_dir: ``<checkpoints_dir>/<name>``; everything the run writes goes here.
+        visualizer: a ``TrainingVisualizer`` (HTML page, optional visdom).
+        log: prints one line for the user.
+        Other arguments are the classic options of the same name; ``epoch_count=None`` means 1,
+        or where ``--continue_train`` left off; ``max_iters > 0`` stops after that many images.
+    """
+
+    def __init__(self, recipe: Recipe, dataset, run_dir: str, *, batch_size: int = 1, num_threads: int = 0,
+                 serial_batches: bool = False, seed: int = 0, n_epochs: int = 100, n_epochs_decay: int = 100,
+                 epoch_count: Optional[int] = None, lr_policy: str = "linear", lr_decay_iters: int = 50,
+                 print_freq: int = 100, display_freq: int = 400, update_html_freq: int = 1000,
+                 save_latest_freq: int = 5000, save_epoch_freq: int = 5, save_by_iter: bool = False,
+                 max_iters: int = 0, continue_train: bool = False, epoch: str = "latest",
+                 visualizer=None, log: Callable[[str], None] = print):
+        self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
+        self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
+        self.seed = seed
+        self.n_epochs, self.n_epochs_decay, self.epoch_count = n_epochs, n_epochs_decay, epoch_count
+        self.lr_policy, self.lr_decay_iters = lr_policy, lr_decay_iters
+        self.print_freq, self.display_freq, self.update_html_freq = print_freq, display_freq, update_html_freq
+        self.save_latest_freq, self.save_epoch_freq, self.save_by_iter = save_latest_freq, save_epoch_freq, save_by_iter
+        self.max_iters, self.continue_train, self.load_epoch = max_iters, continue_train, epoch
+        self.visualizer, self.log = visualizer, log
+        self.schedulers: Dict[str, object] = {}
+        self.scheduler_epoch_count = 1
+        self.epoch, self.epoch_iter, self.total_iters = 1, 0, 0
+        self.loss_sum, self.loss_count = 0.0, 0
+
+    # ----------------------------------------------------------------- data order
+    def _indices(self, epoch: int) -> List[int]:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return list(range(n))
+        # A generator per epoch: the order depends on (seed, epoch) only, so a resume replays it.
+        g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+        return torch.randperm(n, generator=g).tolist()
+
+    def _loader(self, epoch: int, skip: int) -> DataLoader:
+        self.dataset.set_epoch(epoch)
+        indices = self._indices(epoch)[skip:]
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=indices, num_workers=self.num_workers,
+                          pin_memory=self.recipe.device.type == "cuda", drop_last=False)
+
+    # ----------------------------------------------------------------- state
+    def _make_schedulers(self, epoch_count: int) -> None:
+        self.scheduler_epoch_count = epoch_count
+        self.schedulers = {name: make_scheduler(opt, self.lr_policy, self.n_epochs, self.n_epochs_decay,
+                                                epoch_count, self.lr_decay_iters)
+                           for name, opt in self.recipe.optimizers.items()}
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: weights, optimizers, schedules, pools, counters, RNGs."""
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if self.recipe.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.recipe.device)
+        return {
+            "format": STATE_FORMAT, "epoch": self.epoch, "epoch_iter": self.epoch_iter,
+            "total_iters": self.total_iters, "seed": self.seed, "dataset_size": len(self.dataset),
+            "scheduler_epoch_count": self.scheduler_epoch_count, "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "networks": {k: {n: t.detach().cpu() for n, t in v.state_dict().items()}
+                         for k, v in self.recipe.networks.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.recipe.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "recipe": self.recipe.extra_state(), "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict, path: str) -> None:
+        """Restore a ``state_dict``; a file from another run layout gets one clear error."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise GantoolError(f"{path} is not a gantool training state")
+        if set(state["networks"]) != set(self.recipe.networks):
+            raise GantoolError(f"{path} holds networks {sorted(state['networks'])}, but this model has "
+                               f"{sorted(self.recipe.networks)}; is --model right?")
+        for name, net in self.recipe.networks.items():
+            tmp = os.path.join(self.run_dir, STATE_FILE) + f" [{name}]"
+            _load_weights(net, state["networks"][name], tmp, self.recipe.arch_options.get(name, ""))
+        for name, opt in self.recipe.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self._make_schedulers(state["scheduler_epoch_count"])
+        for name, sched in self.schedulers.items():
+            sched.load_state_dict(state["schedulers"][name])
+        self.recipe.load_extra_state(state["recipe"])
+        self.epoch, self.epoch_iter, self.total_iters = state["epoch"], state["epoch_iter"], state["total_iters"]
+        self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
+        self.seed = self.dataset.seed = state["seed"]
+        torch.set_rng_state(state["rng"]["torch"])
+        random.setstate(state["rng"]["python"])
+        if "cuda" in state["rng"] and self.recipe.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.recipe.device)
+
+    def save(self, label: str, with_state: bool) -> None:
+        """Write ``<label>_net_<name>.pth`` for every network, and the training state if asked."""
+        if with_state:
+            atomic_save(self.state_dict(), os.path.join(self.run_dir, STATE_FILE))
+        for name, net in self.recipe.networks.items():
+            save_network(net, os.path.join(self.run_dir, f"{label}_net_{name}.pth"))
+
+    def _resume(self) -> int:
+        """Load what ``--continue_train`` asks for; returns the number of images of this epoch to skip."""
+        path = os.path.join(self.run_dir, STATE_FILE)
+        if self.load_epoch == "latest" and os.path.isfile(path):
+            self.load_state_dict(load_file(path, "training state"), path)
+            self.log(f"gantool: resuming {path} at epoch {self.epoch}, image {self.epoch_iter} "
+                     f"({self.total_iters} images done)")
+            if self.epoch_count is not None:  # an explicit --epoch_count still wins
+                self.epoch, self.epoch_iter = self.epoch_count, 0
+            elif self.epoch_iter >= len(self.dataset):
+                self.epoch, self.epoch_iter = self.epoch + 1, 0
+            return self.epoch_iter
+        # No state file: the classic way, network weights of --epoch and --epoch_count arithmetic.
+        files = {n: os.path.join(self.run_dir, f"{self.load_epoch}_net_{n}.pth") for n in self.recipe.networks}
+        if not any(os.path.isfile(f) for f in files.values()):
+            raise GantoolError(f"--continue_train: nothing to resume in {self.run_dir} (no {STATE_FILE} and no "
+                               f"{self.load_epoch}_net_*.pth); drop --continue_train to start afresh")
+        for name, net in self.recipe.networks.items():
+            load_network(net, files[name], self.recipe.arch_options.get(name, ""))
+        self.epoch = self.epoch_count or 1
+        self._make_schedulers(self.epoch)
+        self.log(f"gantool: loaded {self.load_epoch}_net_*.pth from {self.run_dir}; starting at epoch {self.epoch}")
+        return 0
+
+    # ----------------------------------------------------------------- loop
+    def _step(self, batch: dict) -> dict:
+        try:
+            return self.recipe.training_step(self.recipe.to_device(batch))
+        except ValueError as err:
+            # Normalisation layers cannot work on a 1x1 map: the images are too small for the networks.
+            if "spatial element" not in str(err):
+                raise
+            size = "x".join(str(s) for s in next(v for v in batch.values() if torch.is_tensor(v)).shape[-2:])
+            raise GantoolError(f"{size} images are too small for these networks (a layer's output shrank to 1x1); "
+                               "use a larger --crop_size (32 or more for --netD basic) or --netD pixel") from None
+
+    def fit(self) -> None:
+        """Train until the last epoch (or ``max_iters``), saving and logging on the way."""
+        if len(self.dataset) == 0:
+            raise GantoolError("the dataset is empty")
+        skip = 0
+        if self.continue_train:
+            skip = self._resume()
+        else:
+            self.epoch = self.epoch_count or 1
+            self._make_schedulers(self.epoch)
+        self.recipe.train()
+        loss_log = LossLog(os.path.join(self.run_dir, "loss_log.txt"))
+        last_epoch = self.n_epochs + self.n_epochs_decay
+        if self.epoch > last_epoch:
+            self.log(f"gantool: epoch {self.epoch} is past the last epoch ({last_epoch}); nothing to train")
+            return
+        self.log(f"gantool: training {len(self.dataset)} images per epoch, epochs {self.epoch}..{last_epoch}, "
+                 f"batch size {self.batch_size}; writing to {self.run_dir}")
+        while self.epoch <= last_epoch:
+            if self._run_epoch(skip, last_epoch, loss_log):
+                return
+            skip = 0
+            self.epoch += 1
+            self.epoch_iter = 0
+        self.log(f"gantool: training finished; weights in {self.run_dir}/latest_net_*.pth")
+
+    def _run_epoch(self, skip: int, last_epoch: int, loss_log: LossLog) -> bool:
+        """One epoch from image ``skip``; returns True when ``max_iters`` stopped training."""
+        from tqdm import tqdm
+
+        epoch_start = time.time()
+        self.epoch_iter = skip
+        if skip == 0:
+            self.loss_sum, self.loss_count = 0.0, 0
+        bar = tqdm(total=len(self.dataset), initial=skip, unit="img", leave=False, dynamic_ncols=True,
+                   desc=f"epoch {self.epoch}/{last_epoch}", disable=None)
+        t_data_start = time.time()
+        for batch in self._loader(self.epoch, skip):
+            t_data = time.time() - t_data_start
+            step_start = time.time()
+            n = batch[next(iter(batch))].shape[0] if batch else self.batch_size
+            losses = self._step(batch)
+            self.total_iters += n
+            self.epoch_iter += n
+            bar.update(n)
+            if _crossed(self.total_iters, n, self.print_freq) or self.epoch_iter >= len(self.dataset):
+                values = {k: float(v) for k, v in losses.items()}  # the only host sync, at print time
+                self.loss_sum += sum(values.values())
+                self.loss_count += 1
+                t_comp = (time.time() - step_start) / n
+                if _crossed(self.total_iters, n, self.print_freq):
+                    message = loss_log.format(self.epoch, self.epoch_iter, values, t_comp, t_data)
+                    loss_log.write(message)
+                    bar.write(message) if bar.disable is False else self.log(message)
+                    if self.visualizer is not None:
+                        self.visualizer.plot_current_losses(self.epoch, self.epoch_iter / len(self.dataset), values)
+            if self.visualizer is not None and _crossed(self.total_iters, n, self.display_freq):
+                self.visualizer.display_current_results(self.recipe.visuals, self.epoch,
+                                                        _crossed(self.total_iters, n, self.update_html_freq))
+            if _crossed(self.total_iters, n, self.save_latest_freq):
+                self.save("latest", with_state=True)
+                if self.save_by_iter:
+                    self.save(f"iter_{self.total_iters}", with_state=False)
+            if self.max_iters and self.total_iters >= self.max_iters and self.epoch_iter < len(self.dataset):
+                bar.close()
+                self.save("latest", with_state=True)
+                self.log(f"gantool: stopped after {self.total_iters} images (--max_iters); "
+                         "--continue_train resumes here")
+                return True
+            t_data_start = time.time()
+        bar.close()
+        lrs = [g["lr"] for opt in self.recipe.optimizers.values() for g in opt.param_groups]
+        for sched in self.schedulers.values():
+            step_scheduler(sched, self.loss_sum / max(self.loss_count, 1))
+        new_lrs = [g["lr"] for opt in self.recipe.optimizers.values() for g in opt.param_groups]
+        if self.visualizer is not None:
+            self.visualizer.display_current_results(self.recipe.visuals, self.epoch, True)
+        self.save("latest", with_state=True)
+        if self.epoch % self.save_epoch_freq == 0:
+            self.save(str(self.epoch), with_state=False)
+        lr_note = f"learning rate {lrs[0]:.7f}" + (f" -> {new_lrs[0]:.7f}" if new_lrs[0] != lrs[0] else "")
+        self.log(f"gantool: end of epoch {self.epoch}/{last_epoch} ({time.time() - epoch_start:.0f} s, "
+                 f"{self.total_iters} images in all); {lr_note}")
+        return bool(self.max_iters and self.total_iters >= self.max_iters)
+
+
+def _load_weights(net, state: dict, label: str, options_hint: str) -> None:
+    from .checkpoint import unwrap
+
+    target = unwrap(net)
+    if set(state) != set(target.state_dict()):
+        raise GantoolError(f"{label} does not fit the network ({options_hint}); was it saved with other options?")
+    target.load_state_dict(state, strict=True)
