@@ -1,0 +1,26 @@
+"""gantool: GAN training and image-to-image translation toolkit (CycleGAN, pix2pix, DCGAN, ...)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="gantool",
+    version="0.1.0",
+    description="Train GANs and translate images between domains, on a laptop CPU or a GPU",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["gantool", "gantool.*"]),
+    install_requires=[
+        # The pair must match: torchvision's compiled ops are built against one torch release.
+        "torch==2.14.1",
+        "torchvision==0.29.1",
+        "pillow",
+        "numpy",
+        "dominate",
+        "tqdm",
+        "visdom",
+        # tornado 6.6 answers 403 for visdom's page.
+        "tornado<6.6",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["gantool=gantool.cli:main"]},
+)
