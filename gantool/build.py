@@ -36,7 +36,7 @@ def dataroot(opt: argparse.Namespace, log: Callable[[str], None] = print) -> str
     """``--dataroot``, or the built-in dataset (generated on first use) when it was omitted."""
     if opt.dataroot is not None:
         return opt.dataroot
-    return data.ensure_builtin("./datasets", log=log)
+    return data.DATASETS.get(opt.dataset_mode).builtin_root("./datasets", log)
 
 
 def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):

@@ -135,7 +135,9 @@ def parse(argv: Optional[List[str]] = None, is_train: bool = True) -> argparse.N
         dataset.add_options(parser, is_train)
     builtin = first.dataroot is None
     if builtin:
-        parser.set_defaults(**data.builtin_option_defaults(is_train))
+        # The dataset mode's built-in data sets short demo defaults; the recipe may refine them.
+        parser.set_defaults(**dataset.builtin_defaults(is_train))
+        parser.set_defaults(**recipe.demo_defaults(is_train))
     if not is_train and not _given(argv, "--load_size"):
         # Classic test behaviour: no random crop at test time.
         first, _ = parser.parse_known_args(argv)

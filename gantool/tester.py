@@ -49,7 +49,8 @@ class Tester:
             if i >= total:
                 break
             visuals = self.recipe.test_step(self.recipe.to_device(batch))
-            path = batch["A_paths"][0]
+            # Results are named after the input file when there is one, else numbered.
+            path = batch["A_paths"][0] if "A_paths" in batch else f"{i:04d}"
             stem = os.path.splitext(os.path.basename(path))[0]
             names, captions = [], []
             for label, image in visuals.items():

@@ -56,6 +56,20 @@ class FolderDataset(Dataset):
 
     mode = ""  # the --dataset_mode name, for messages
 
+    @staticmethod
+    def builtin_defaults(is_train: bool) -> dict:
+        """Option defaults when ``--dataroot`` is omitted (the toy_day2night demo)."""
+        from .builtin import builtin_option_defaults
+
+        return builtin_option_defaults(is_train)
+
+    @staticmethod
+    def builtin_root(datasets_dir: str, log) -> str:
+        """The folder used when ``--dataroot`` is omitted: the built-in dataset, generated on first use."""
+        from .builtin import ensure_builtin
+
+        return ensure_builtin(datasets_dir, log=log)
+
     def __init__(self, root: str, phase: str = "train", direction: str = "AtoB",
                  input_nc: int = 3, output_nc: int = 3, preprocess: Preprocess = Preprocess(),
                  max_dataset_size: float = float("inf"), serial_batches: bool = False,

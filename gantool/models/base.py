@@ -42,6 +42,11 @@ class Recipe:
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
         """Add this recipe's flags and change defaults (classic ``modify_commandline_options``)."""
 
+    @staticmethod
+    def demo_defaults(is_train: bool) -> dict:
+        """Option defaults for the demo run on built-in data (no ``--dataroot``), over the dataset's own."""
+        return {}
+
     def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         """Forward, losses, backward and optimizer steps for one batch; returns detached losses."""
         raise NotImplementedError(f"{type(self).__name__} cannot be trained")
