@@ -41,4 +41,7 @@ def select_device(gpu_ids: Optional[List[int]]) -> Tuple[torch.device, List[int]
     if missing:
         raise GantoolError(f"--gpu_ids asks for GPU {missing[0]}, but this machine has {count} (ids 0..{count - 1})")
     torch.cuda.set_device(gpu_ids[0])
-    return torch.device("cuda", gpu_ids[0]), gpu_ids, f"gantool: running on GPU {gpu_ids[0]} ({torch.cuda.get_device_name(gpu_ids[0])})"
+    message = f"gantool: running on GPU {gpu_ids[0]} ({torch.cuda.get_device_name(gpu_ids[0])})"
+    if len(gpu_ids) > 1:
+        message += f"; only GPU {gpu_ids[0]} of --gpu_ids {','.join(map(str, gpu_ids))} is used (one GPU per process)"
+    return torch.device("cuda", gpu_ids[0]), gpu_ids, message

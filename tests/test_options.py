@@ -86,3 +86,10 @@ def test_asking_for_a_missing_gpu_is_one_clear_error(monkeypatch):
 def test_unknown_names_are_caught_while_parsing(flag, value):
     with pytest.raises(UnknownNameError, match=f"unknown {flag} '{value}'; choose from"):
         parse([flag, value], is_train=True)
+
+
+def test_model_test_keeps_the_classic_generator_on_builtin_data():
+    """`test.py --model test --name horse2zebra_pretrained --no_dropout` must build the published architecture."""
+    opt = parse(["--model", "test", "--name", "horse2zebra_pretrained", "--no_dropout"], is_train=False)
+    assert (opt.netG, opt.ngf, opt.norm, opt.no_dropout) == ("resnet_9blocks", 64, "instance", True)
+    assert parse(["--model", "cycle_gan"], is_train=False).netG == "resnet_6blocks"  # the demo network

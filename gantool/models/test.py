@@ -31,6 +31,12 @@ class TestModel(Recipe):
         parser.add_argument("--model_suffix", default="",
                             help="load latest_net_G<suffix>.pth, e.g. _A for a CycleGAN run's G_A")
 
+    @staticmethod
+    def demo_defaults(is_train: bool) -> dict:
+        # On the built-in test images, translate with the classic architecture of the published
+        # generators (horse2zebra_pretrained, ...), not the slimmer demo network.
+        return {"netG": "resnet_9blocks", "ngf": 64}
+
     def __init__(self, device: torch.device, is_train: bool, input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
                  netG: str = "resnet_9blocks", norm: str = "instance", no_dropout: bool = False,
                  init_type: str = "normal", init_gain: float = 0.02, model_suffix: str = ""):
