@@ -67,15 +67,18 @@ class Tester:
             rows.append((stem, names, captions))
             per_image.append({"image": os.path.basename(path), **scores})
         averages = meter.average() if meter.count() else {}
+        page.add_header(self.title)
         if averages:
             summary = (f"paired quality against the ground truth on {meter.count()} images: "
                        f"L1 {averages['l1']:.4f}, PSNR {averages['psnr']:.2f} dB")
-            page.add_text(summary)
-            page.add_table([r for r in per_image])
+            page.add_text(summary + " (per image: table at the end)")
             self.log(f"gantool: {summary}")
         for stem, names, captions in rows:
             page.add_header(stem)
             page.add_images(names, captions, names, width=self.width)
+        if averages:
+            page.add_header("paired quality per image")
+            page.add_table(per_image)
         index = page.save()
         atomic_write_text(os.path.join(self.web_dir, "metrics.json"),
                           json.dumps({"images": len(rows), "average": averages, "per_image": per_image}, indent=1))

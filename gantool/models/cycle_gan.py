@@ -132,10 +132,11 @@ class CycleGAN(Recipe):
         real_A, real_B = batch["A"], batch["B"]
         fake_B = self.translate(n["G_A"], real_A)
         fake_A = self.translate(n["G_B"], real_B)
-        visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": self.translate(n["G_B"], fake_B),
-                   "real_B": real_B, "fake_A": fake_A, "rec_B": self.translate(n["G_A"], fake_A)}
-        if "truth" in batch:
+        visuals = {"real_A": real_A, "fake_B": fake_B}
+        if "truth" in batch:  # the true B of real_A, shown beside the translation
             visuals["truth_B"] = batch["truth"]
+        visuals.update(rec_A=self.translate(n["G_B"], fake_B), real_B=real_B, fake_A=fake_A,
+                       rec_B=self.translate(n["G_A"], fake_A))
         return visuals
 
     def extra_state(self) -> dict:
