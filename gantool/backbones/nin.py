@@ -1,0 +1,74 @@
+"""Network in Network (Lin et al. 2013): ``--netC nin``."""
+import torch
+import torch.nn as nn
+
+from . import CLASSIFIERS
+from .layers import MaxPool2d
+
+
+def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int) -> nn.Sequential:
+    """One NiN block: a spatial convolution and two 1x1 convolutions (a per-pixel MLP), each with ReLU.
+
+    Shapes: (N, in_channels, H, W) -> (N, out_channels, H', W') with H' from the first convolution.
+    """
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1),
+        nn.ReLU(inplace=True),
+    )
+
+
+class NiN(nn.Module):
+    """NiN with AlexNet-like widths (as in Dive into Deep Learning): three NiN blocks with pools form
+    the trunk; the head is dropout, a NiN block with ``num_classes`` channels and global average
+    pooling, so there are no fully connected layers. As in the paper the last block ends in ReLU,
+    so the logits are non-negative (softmax and cross-entropy work on them unchanged).
+
+    Args:
+        in_channels: channels of the input images.
+        num_classes: number of output logits.
+        dropout: dropout probability before the head.
+        small_input: first convolution with stride 1 (padding 5) instead of stride 4 (no padding),
+            for 28-64 px images; same parameter shapes.
+
+    Shapes: (N, in_channels, H, W) -> (N, num_classes); ``features``: -> (N, 384, h, w) with h = 5
+    for H = 224 (at least 1).
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, dropout: float = 0.5, small_input: bool = False):
+        super().__init__()
+        stem = dict(stride=1, padding=5) if small_input else dict(stride=4, padding=0)
+        self.features = nn.Sequential(
+            nin_block(in_channels, 96, kernel_size=11, **stem),
+            MaxPool2d(kernel_size=3, stride=2),
+            nin_block(96, 256, kernel_size=5, stride=1, padding=2),
+            MaxPool2d(kernel_size=3, stride=2),
+            nin_block(256, 384, kernel_size=3, stride=1, padding=1),
+            MaxPool2d(kernel_size=3, stride=2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nin_block(384, num_classes, kernel_size=3, stride=1, padding=1),
+            nn.AdaptiveAvgPool2d((1, 1)),
+            nn.Flatten(),
+        )
+        self.trunk_channels = 384
+        self.trunk_stride = 8 if small_input else 32
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)  # (N, C, 224, 224) -> (N, 384, 5, 5)
+
+    def forward_head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.classifier(f)  # (N, 384, h, w) -> (N, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@CLASSIFIERS.register("nin")
+def nin(in_channels: int, num_classes: int, **options) -> NiN:
+    """Network in Network; ``options``: ``dropout``, ``small_input``."""
+    return NiN(in_channels, num_classes, **options)
