@@ -1,7 +1,8 @@
-"""U-Net generator (Ronneberger et al. 2015, as used by pix2pix): ``--netG unet_256 | unet_128``.
+"""U-Net generator (Ronneberger et al. 2015, as used by pix2pix): ``--netG unet_256 | unet_128 | unet_64``.
 
 The recursive block structure reproduces the classic pytorch-CycleGAN-and-pix2pix layout exactly
 (keys such as ``model.model.1.model.3.model.1.weight``), so published pix2pix weights load unchanged.
+``unet_64`` (6 downsamplings, for 64x64 images such as the built-in dataset) is a gantool addition.
 """
 from typing import Optional
 
@@ -10,6 +11,7 @@ import torch.nn as nn
 
 from . import GENERATORS
 from .norm import NormLayer, norm_uses_bias
+from .padding import crop_to, pad_to_multiple
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -84,8 +86,9 @@ class UnetGenerator(nn.Module):
         norm_layer: normalization-layer constructor (see ``get_norm_layer``).
         use_dropout: Dropout(0.5) in the ``num_downs - 5`` innermost middle blocks.
 
-    Shapes: (N, input_nc, H, W) in [-1, 1] -> (N, output_nc, H, W) in [-1, 1], for H and W
-    multiples of ``size_multiple`` (``2 ** num_downs``); pad other sizes with ``pad_to_multiple``.
+    Shapes: (N, input_nc, H, W) in [-1, 1] -> (N, output_nc, H, W) in [-1, 1], any H and W.
+    Sizes that are not multiples of ``size_multiple`` (``2 ** num_downs``) are padded up to the next
+    multiple and the output is cropped back, instead of failing at the skip concatenation.
     """
 
     def __init__(
@@ -115,8 +118,10 @@ class UnetGenerator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (N, input_nc, H, W) -> ... (N, 8*ngf, H/2**num_downs, W/2**num_downs) ... -> (N, output_nc, H, W)
-        return self.model(x)
+        # Odd sizes would lose a pixel per level and no longer match their skips: pad, then crop back.
+        padded, size = pad_to_multiple(x, self.size_multiple)  # (N, input_nc, H', W'), multiples
+        # (N, input_nc, H', W') -> ... (N, 8*ngf, H'/2**num_downs, W'/2**num_downs) ... -> (N, output_nc, H', W')
+        return crop_to(self.model(padded), size)  # (N, output_nc, H, W)
 
 
 @GENERATORS.register("unet_256")
@@ -129,3 +134,9 @@ def unet_256(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLayer, use
 def unet_128(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLayer, use_dropout: bool) -> nn.Module:
     """UnetGenerator with 7 downsamplings (128x128 images)."""
     return UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
+
+
+@GENERATORS.register("unet_64")
+def unet_64(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLayer, use_dropout: bool) -> nn.Module:
+    """UnetGenerator with 6 downsamplings (64x64 images; the pix2pix demo on the built-in dataset)."""
+    return UnetGenerator(input_nc, output_nc, 6, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
