@@ -1,0 +1,215 @@
+"""What the unconditional GANs (``gan``, ``dcgan``) share: options, the noise-to-image training step,
+fixed-noise sample grids and the samples that ``test.py`` writes.
+
+A subclass only says which generator and discriminator to build (``build_networks``).
+"""
+import argparse
+import math
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..errors import GantoolError
+from ..losses import GANLoss, gradient_penalty
+from ..networks import define_D
+from ..networks.backbone_discriminator import BACKBONE_DISCRIMINATORS
+from .base import Recipe
+
+GRID_SIZE = 64  # images in a sample grid (8 x 8), as in the classic scripts
+TEST_BATCH = 64  # test.py generates in batches like training, so BatchNorm sees batch statistics
+
+
+def image_grid(images: Tensor, ncols: int = 8) -> Tensor:
+    """Tile (N, C, H, W) images in [-1, 1] into one (3, H', W') picture with white 2-pixel gaps."""
+    from torchvision.utils import make_grid
+
+    return make_grid(images.detach().float().cpu(), nrow=ncols, padding=2, pad_value=1.0)
+
+
+class UnconditionalGAN(Recipe):
+    """Noise z ~ N(0, I) -> generator G -> images; discriminator D judges real ('A') against G(z).
+
+    Every ``--gan_mode`` works: vanilla (BCE on logits) and lsgan halve D's loss over real + fake
+    like the reference scripts; wgangp adds the gradient penalty (``--lambda_gp``) and, by
+    default, trains G once per ``--n_critic 5`` D steps; hinge uses its margin losses.
+
+    Args:
+        device, is_train: see ``Recipe``.
+        latent_dim: length of z.
+        img_size: image height and width (``--img_size``; batches must arrive at this size).
+        crop_size: the size batches arrive at; must equal ``img_size``.
+        input_nc: image channels.
+        gan_mode, lambda_gp, n_critic: the adversarial objective and its settings.
+        netD, ndf, D_head, D_backbone, D_backbone_weights, freeze_D_backbone, D_backbone_norm: a backbone
+            ``--netD`` (see ``networks.backbone_discriminator``) instead of the recipe's own discriminator.
+        lr, beta1, beta2: Adam settings for both networks.
+        seed: selects the fixed noise behind the training grids and the test samples.
+
+    Batches: 'A' (N, input_nc, img_size, img_size) real images in [-1, 1].
+    """
+
+    loss_names = ["D", "G"]
+    visual_names = ["samples", "real"]
+    grid_visuals = ["fake"]  # test.py also tiles its samples into grid_fake.png
+    default_img_size = 28
+
+    @classmethod
+    def add_options(cls, parser: argparse.ArgumentParser, is_train: bool) -> None:
+        parser.add_argument("--latent_dim", type=int, default=100, help="length of the noise vector z")
+        parser.add_argument("--img_size", type=int, default=cls.default_img_size,
+                            help="image height and width; also the default --load_size and --crop_size")
+        parser.set_defaults(dataset_mode="digits", batch_size=64, gan_mode="vanilla", no_flip=True)
+        if is_train:
+            parser.add_argument("--sample_interval", type=int, default=400,
+                                help="batches between sample grids (sets --display_freq and --update_html_freq)")
+            parser.add_argument("--n_critic", type=int, default=None,
+                                help="discriminator steps per generator step (default: 5 for wgangp, else 1)")
+            parser.set_defaults(n_epochs=200, n_epochs_decay=0)
+        else:
+            parser.set_defaults(num_test=GRID_SIZE)
+
+    @staticmethod
+    def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
+        defaults = {"load_size": opt.img_size, "crop_size": opt.img_size}
+        if is_train:
+            images = max(opt.sample_interval, 1) * opt.batch_size  # the trainer counts images
+            defaults.update(display_freq=images, update_html_freq=images, print_freq=100 * opt.batch_size,
+                            save_latest_freq=1000 * opt.batch_size,
+                            n_critic=5 if opt.gan_mode == "wgangp" else 1)
+        return defaults
+
+    def __init__(self, device: torch.device, is_train: bool, latent_dim: int = 100, img_size: int = 28,
+                 crop_size: int = 28, input_nc: int = 1, gan_mode: str = "vanilla", lambda_gp: float = 10.0,
+                 n_critic: Optional[int] = 1, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999,
+                 seed: int = 0, netD: str = "basic", ndf: int = 64, D_head: str = "global",
+                 D_backbone: str = "resnet18", D_backbone_weights: Optional[str] = None,
+                 freeze_D_backbone: bool = False, D_backbone_norm: str = "auto"):
+        super().__init__(device, is_train)
+        if latent_dim <= 0 or img_size <= 0:
+            raise GantoolError(f"--latent_dim and --img_size must be positive, got {latent_dim} and {img_size}")
+        if crop_size != img_size:
+            raise GantoolError(f"--crop_size {crop_size} differs from --img_size {img_size}: these models train at "
+                               f"--img_size (which also sets --load_size and --crop_size)")
+        self.latent_dim, self.img_size, self.input_nc, self.seed = latent_dim, img_size, input_nc, seed
+        G, D, arch = self.build_networks(is_train)
+        if is_train and netD in BACKBONE_DISCRIMINATORS:
+            # --netD naming a backbone (resnet18, unet_seg...) replaces the recipe's own D; the classic names
+            # keep it. BatchNorm as in DCGAN, none for WGAN-GP (its per-sample penalty), unless --D_backbone_norm.
+            D = define_D(input_nc, ndf, netD, norm="none" if gan_mode == "wgangp" else "batch", head=D_head,
+                         backbone=D_backbone, backbone_weights=D_backbone_weights, freeze_backbone=freeze_D_backbone,
+                         backbone_norm=D_backbone_norm, image_size=img_size)
+        self.networks["G"] = G.to(device)
+        self.arch_options["G"] = arch
+        # The fixed noise behind every training grid: kept in the training state, so a resume shows the same z.
+        self.fixed_z = torch.randn(GRID_SIZE, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+        self._last_real: Optional[Tensor] = None
+        if not is_train:
+            return
+        n_critic = 1 if n_critic is None else n_critic
+        if n_critic < 1:
+            raise GantoolError(f"--n_critic must be 1 or more, got {n_critic}")
+        self.networks["D"] = D.to(device)
+        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.gan_mode, self.lambda_gp, self.n_critic = gan_mode, lambda_gp, n_critic
+        self.optimizers["G"] = torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, beta2))
+        self.optimizers["D"] = torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, beta2))
+        self.step = 0
+        self.last_G = torch.zeros((), device=device)
+
+    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module], str]:
+        """Return (generator, discriminator or None when not training, options that rebuild G)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- training
+    def _discriminator_loss(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:
+        D = self.networks["D"]
+        loss_real = self.gan_loss(D(real), True)
+        loss_fake = self.gan_loss(D(fake), False)
+        if self.gan_mode in ("vanilla", "lsgan"):
+            # Halved as in the reference scripts, so D does not outpace G.
+            return 0.5 * (loss_real + loss_fake), real.new_zeros(())
+        penalty = real.new_zeros(())
+        if self.gan_mode == "wgangp":
+            penalty = gradient_penalty(D, real, fake, lambda_gp=self.lambda_gp)
+        return loss_real + loss_fake + penalty, penalty.detach()
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        G, D = self.networks["G"], self.networks["D"]
+        real = batch["A"]  # (N, C, H, W)
+        expected = (self.input_nc, self.img_size, self.img_size)
+        if tuple(real.shape[1:]) != expected:
+            raise GantoolError(f"batches are {tuple(real.shape[1:])} but the networks expect {expected}; "
+                               f"check --input_nc and --img_size")
+        z = torch.randn(real.shape[0], self.latent_dim, device=real.device)  # (N, latent_dim)
+        g_step = self.step % self.n_critic == 0
+        with torch.set_grad_enabled(g_step):  # no graph through G on critic-only steps
+            fake = G(z)  # (N, C, H, W)
+
+        self.set_requires_grad([D], True)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_D, penalty = self._discriminator_loss(real, fake.detach())
+        loss_D.backward()
+        self.optimizers["D"].step()
+
+        if g_step:
+            self.set_requires_grad([D], False)  # G's loss must not leave gradients in D
+            self.optimizers["G"].zero_grad(set_to_none=True)
+            loss_G = self.gan_loss(D(fake), True, for_discriminator=False)
+            loss_G.backward()
+            self.optimizers["G"].step()
+            self.last_G = loss_G.detach()
+        self.step += 1
+        self._last_real = real.detach()[:GRID_SIZE]
+        losses = {"D": loss_D.detach(), "G": self.last_G}
+        if self.gan_mode == "wgangp":
+            losses["gp"] = penalty
+        return losses
+
+    @torch.no_grad()
+    def sample(self, z: Tensor) -> Tensor:
+        """G(z) for (N, latent_dim) noise, with BatchNorm as the networks are set (train: batch statistics),
+        without moving the running averages that the checkpoint keeps. Returns (N, C, H, W)."""
+        G = self.networks["G"]
+        saved = [b.clone() for b in G.buffers()]
+        images = G(z.to(self.device))
+        for buffer, value in zip(G.buffers(), saved):
+            buffer.copy_(value)
+        return images
+
+    @property
+    def visuals(self) -> Dict[str, Tensor]:
+        """Grids of G(fixed noise) and of the last real batch, drawn when the trainer asks (not every step)."""
+        grids = {"samples": image_grid(self.sample(self.fixed_z))}
+        if self._last_real is not None:
+            grids["real"] = image_grid(self._last_real)
+        return grids
+
+    @visuals.setter
+    def visuals(self, value) -> None:
+        pass  # Recipe.__init__ assigns {}; the grids above are computed on demand instead
+
+    def extra_state(self) -> dict:
+        return {"fixed_z": self.fixed_z.cpu(), "step": self.step, "last_G": self.last_G.cpu()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.fixed_z = state["fixed_z"].to(self.device)
+        self.step = int(state["step"])
+        self.last_G = state["last_G"].to(self.device)
+
+    # ----------------------------------------------------------------- testing
+    def test_batches(self, num_test: float) -> List[Dict[str, object]]:
+        """``num_test`` noise vectors from ``--seed`` in batches of up to 64 (the same seed, the same samples)."""
+        if not math.isfinite(num_test):
+            raise GantoolError("--num_test must be a number of samples for an unconditional model")
+        count = max(int(num_test), 2)  # BatchNorm in train mode needs 2 or more per batch; extras are dropped
+        z = torch.randn(count, self.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        n_batches = math.ceil(count / TEST_BATCH)
+        bounds = [round(i * count / n_batches) for i in range(n_batches + 1)]  # even sizes: no batch of 1
+        return [{"z": z[lo:hi], "A_paths": [f"sample{i:04d}" for i in range(lo, hi)]}
+                for lo, hi in zip(bounds, bounds[1:])]
+
+    @torch.no_grad()
+    def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        return {"fake": self.networks["G"](batch["z"])}  # (N, latent_dim) -> (N, C, H, W)
