@@ -193,23 +193,35 @@ def test_visualizer_without_visdom_never_imports_it(tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
+def _sections(parser):
+    return [d for t, d in parser.text if t == "h3"]
+
+
 def test_visualizer_html_pages(tmp_path):
     v = TrainingVisualizer(str(tmp_path), "run", display_id=0, display_winsize=64)
     v.display_current_results(_visuals(-1.0), 1, save_result=False)  # first call is always saved
     v.display_current_results(_visuals(0.0), 2, save_result=False)  # not saved
     v.display_current_results(_visuals(1.0), 3, save_result=True)
+    v.display_current_results(_visuals(1.0), 3, save_result=True)  # same epoch again: no second section
     images = sorted(os.listdir(tmp_path / "web" / "images"))
     assert images == ["epoch001_fake_B.png", "epoch001_real_A.png", "epoch003_fake_B.png", "epoch003_real_A.png"]
     source, parser = _parse(tmp_path / "web" / "index.html")
     assert ("title", "Experiment name = run") in parser.text
-    assert [d for t, d in parser.text if t == "h3"] == ["epoch [3]", "epoch [1]"]  # newest first, only saved
+    # Sections are appended (oldest first in the file); the style shows them newest first (checked in a
+    # real browser by tests/test_dashboard.py).
+    assert _sections(parser) == ["epoch [1]", "epoch [3]"]
+    assert "flex-direction: column-reverse" in source and "header { order: 1; }" in source
     assert [d for t, d in parser.text if t == "p"] == ["real_A", "fake_B"] * 2
-    assert [a["src"] for t, a in parser.tags if t == "img"][0] == "images/epoch003_real_A.png"
+    srcs = [a["src"] for t, a in parser.tags if t == "img"]
+    assert srcs[0] == "loss.svg" and srcs[1] == "images/epoch001_real_A.png"
+    assert os.path.isfile(tmp_path / "web" / "loss.svg")  # drawn before any loss: no broken image
     assert ("meta", {"http-equiv": "refresh", "content": "1"}) in parser.tags
     _check_links(str(tmp_path / "web"), parser)
     assert "http://" not in source and "https://" not in source
+    assert not [t for t, a in parser.tags if t in ("script", "link", "iframe")]
     off = TrainingVisualizer(str(tmp_path / "nohtml"), "run", display_id=0, use_html=False)
     off.display_current_results(_visuals(0.0), 1, save_result=True)
+    off.plot_current_losses(1, 0.5, {"G": 1.0})
     assert not os.path.exists(tmp_path / "nohtml" / "web")
 
 
@@ -225,7 +237,7 @@ def test_visualizer_no_server_logs_one_line(tmp_path):
     assert time.monotonic() - start < 5
     assert not v.visdom_on
     assert logs == [f"gantool: no visdom server at http://127.0.0.1:{port}, so the live dashboard is off "
-                    "(start one with `python -m visdom.server`, or pass --display_id 0)"]
+                    f"(start one with `gantool dashboard --port {port}`, or pass --display_id 0)"]
     assert v.loss_history["legend"] == ["G_A", "D_A"]
     assert v.loss_history["X"] == pytest.approx([1.0, 4 / 3, 5 / 3])
     assert v.loss_history["Y"] == [[1.0, 0.5], [2.0, 0.5], [3.0, 0.5]]

@@ -1,8 +1,10 @@
 """Training visuals: the live visdom dashboard and the static ``checkpoints/<name>/web/index.html`` page.
 
 Visdom is optional and must never break or stall training: it is imported only when
-``display_id > 0``, a missing server is reported in one line, and any later visdom error turns the
-dashboard off (one line again) while training and the HTML page carry on.
+``display_id > 0``, a missing server is reported in one line (naming ``gantool dashboard``, which starts
+one offline), every request has a timeout, and any later visdom error turns the dashboard off (one line
+again) while training and the HTML page carry on. Each dashboard update sends only what is new (the
+latest loss values, the current images), so its cost does not grow with the run either.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import io
 import logging
 import math
 import os
-import re
 import socket
 import warnings
 from typing import Callable, Mapping
@@ -23,10 +24,9 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
-from .html import HTMLPage
-from .images import pad_to_same_size, save_image, tensor2im
-
-_SAVED_IMAGE = re.compile(r"^epoch(\d{3,})_(.+)\.png$")
+from .images import make_grid_image, pad_to_same_size, save_image, tensor2im
+from .loss_plot import LossCurve, default_paths, write_svg
+from .training_page import TrainingPage, image_name
 
 
 def _make_visdom_client(server: str, port: int, env: str, timeout: float):
@@ -70,6 +70,8 @@ class TrainingVisualizer:
         use_html: save images and keep ``run_dir/web/index.html`` up to date (``--no_html`` turns it off).
         log: callable taking one string, for the few messages this class emits.
         connect_timeout: seconds allowed to reach the visdom server.
+        resume: the run continues an earlier one (``--continue_train``): the HTML page's loss curve goes
+            on from the one saved in ``web/loss.json`` instead of starting afresh.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class TrainingVisualizer:
         use_html: bool = True,
         log: Callable[[str], None] = print,
         connect_timeout: float = 2.0,
+        resume: bool = False,
     ):
         self.run_dir = run_dir
         self.name = name
@@ -92,12 +95,16 @@ class TrainingVisualizer:
         self.ncols = display_ncols
         self.win_size = display_winsize
         self.use_html = use_html
+        self.resume = resume
         self.log = log
         self.web_dir = os.path.join(run_dir, "web")
         self.image_dir = os.path.join(self.web_dir, "images")
         # Same shape as the classic ``plot_data``: X = fractional epochs, Y = one row of losses per X.
         self.loss_history: dict = {"X": [], "Y": [], "legend": []}
         self._saved = False
+        self._plot_sent = False  # the visdom loss window holds this run's history: append from now on
+        self.loss_curve: LossCurve | None = None  # the HTML page's bounded copy of the history
+        self.page = TrainingPage(self.web_dir, f"Experiment name = {name}", width=display_winsize)
         if use_html:
             os.makedirs(self.image_dir, exist_ok=True)
         self.vis = None
@@ -117,8 +124,11 @@ class TrainingVisualizer:
             self.log("gantool: the visdom package is not installed, so the live dashboard is off "
                      "(pip install visdom, or pass --display_id 0)")
             return None
+        from .dashboard import start_hint
+
+        # `python -m visdom.server` would try the CDNs and crash offline; gantool's command does not.
         no_server = (f"gantool: no visdom server at {where}, so the live dashboard is off "
-                     "(start one with `python -m visdom.server`, or pass --display_id 0)")
+                     f"(start one with `{start_hint(port)}`, or pass --display_id 0)")
         # A plain TCP probe first: fast when nobody listens, and it spares importing visdom for nothing.
         try:
             socket.create_connection((urlparse(url).hostname or "localhost", port), timeout=timeout).close()
@@ -131,7 +141,7 @@ class TrainingVisualizer:
             self.log(f"gantool: cannot import visdom ({e}), so the live dashboard is off (pass --display_id 0)")
         except Exception as e:  # noqa: BLE001 - any failure here only means "no dashboard"
             self.log(f"gantool: the visdom server at {where} did not answer ({type(e).__name__}: {e}), so the "
-                     "live dashboard is off (restart it with `python -m visdom.server`, or pass --display_id 0)")
+                     f"live dashboard is off (restart it with `{start_hint(port)}`, or pass --display_id 0)")
         return None
 
     def _visdom(self, send: Callable[[], object]) -> None:
@@ -152,8 +162,8 @@ class TrainingVisualizer:
             visuals: label -> image batch (N, C, H, W) or image (C, H, W) in [-1, 1]; the first image
                 of each batch is shown, in insertion order.
             epoch: current epoch; files are ``web/images/epoch{epoch:03d}_{label}.png``.
-            save_result: save this call's images and rebuild ``web/index.html``. Like the classic, the
-                first call of a run is always saved, so the page exists from the start.
+            save_result: save this call's images and add them to ``web/index.html``. Like the classic,
+                the first call of a run is always saved, so the page exists from the start.
         """
         images = {label: tensor2im(t) for label, t in visuals.items()}
         if self.vis is not None:
@@ -161,55 +171,42 @@ class TrainingVisualizer:
         if self.use_html and (save_result or not self._saved):
             self._saved = True
             for label, im in images.items():
-                save_image(im, os.path.join(self.image_dir, f"epoch{epoch:03d}_{label}.png"))
-            self._write_page(list(images))
+                save_image(im, os.path.join(self.image_dir, image_name(epoch, label)))
+            if self.loss_curve is None and not os.path.isfile(default_paths(self.web_dir)[0]):
+                write_svg(LossCurve([]), self._plot_title(), default_paths(self.web_dir)[0])  # no broken image
+            self.page.add_epoch(epoch, list(images))
 
     def _send_images(self, images: Mapping[str, np.ndarray]) -> None:
         """Classic dashboard: one grid window of all visuals plus a window of their labels."""
         title = self.name
         if self.ncols <= 0:
             for idx, (label, im) in enumerate(images.items(), start=1):
-                self.vis.image(im.transpose(2, 0, 1), opts=dict(title=label), win=self.display_id + idx)
+                self.vis.image(im.transpose(2, 0, 1), opts=dict(title=label), win=str(self.display_id + idx))
             return
         ncols = min(self.ncols, len(images))
         arrays = pad_to_same_size(list(images.values()))
         h, w = arrays[0].shape[:2]
-        # White cells fill the last row, so the label table and the grid line up.
+        # Blank cells fill the last row of labels, so the label table and the grid line up.
         n_cells = -(-len(arrays) // ncols) * ncols
-        arrays += [np.full_like(arrays[0], 255)] * (n_cells - len(arrays))
         labels = [html_escape.escape(label) for label in images] + [""] * (n_cells - len(images))
         rows = "".join("<tr>%s</tr>" % "".join(f"<td>{lab}</td>" for lab in labels[i : i + ncols])
                        for i in range(0, n_cells, ncols))
         css = ("<style>table {border-collapse: separate; border-spacing: 4px; white-space: nowrap; "
                "text-align: center} table td {width: %dpx; height: %dpx; padding: 4px; "
                "outline: 4px solid black}</style>" % (w, h))
-        self.vis.images([a.transpose(2, 0, 1) for a in arrays], nrow=ncols, win=self.display_id + 1,
-                        padding=2, opts=dict(title=title + " images"))
-        self.vis.text(css + "<table>%s</table>" % rows, win=self.display_id + 2,
+        # The grid is composed here, in uint8: visdom's own ``images`` pads with near-black and rescales
+        # a batch whose pixels are all <= 1 (a dark image) as if it were floats in [0, 1].
+        grid = make_grid_image(arrays, ncols=ncols, padding=2)
+        self.vis.image(grid.transpose(2, 0, 1), win=str(self.display_id + 1), opts=dict(title=title + " images"))
+        self.vis.text(css + "<table>%s</table>" % rows, win=str(self.display_id + 2),
                       opts=dict(title=title + " labels"))
 
-    def _write_page(self, current_labels: list[str]) -> None:
-        """Rebuild index.html from the images on disk: every saved epoch, newest first.
-
-        Reading the folder (rather than assuming epochs 1..N like the classic) keeps the links right
-        after ``--continue_train`` or when only some epochs were saved.
-        """
-        saved: dict[int, list[str]] = {}
-        for fname in os.listdir(self.image_dir):
-            m = _SAVED_IMAGE.match(fname)
-            if m:
-                saved.setdefault(int(m.group(1)), []).append(m.group(2))
-        order = {label: i for i, label in enumerate(current_labels)}
-        page = HTMLPage(self.web_dir, f"Experiment name = {self.name}", refresh=1)
-        for epoch in sorted(saved, reverse=True):
-            labels = sorted(saved[epoch], key=lambda lab: (order.get(lab, len(order)), lab))
-            files = [f"epoch{epoch:03d}_{label}.png" for label in labels]
-            page.add_header(f"epoch [{epoch}]")
-            page.add_images(files, labels, files, width=self.win_size)
-        page.save()
+    def _plot_title(self) -> str:
+        return self.name + " loss over time"
 
     def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float]) -> None:
-        """Record the losses and redraw the visdom loss plot (window ``display_id``).
+        """Record the losses, extend the visdom loss plot (window ``display_id``) and redraw the HTML
+        page's ``web/loss.svg``.
 
         Args:
             epoch: current epoch.
@@ -220,12 +217,25 @@ class TrainingVisualizer:
         hist = self.loss_history
         if not hist["legend"]:
             hist["legend"] = list(losses)
+        legend = hist["legend"]
         hist["X"].append(epoch + counter_ratio)
-        hist["Y"].append([float(losses[k]) if k in losses else math.nan for k in hist["legend"]])
+        hist["Y"].append([float(losses[k]) if k in losses else math.nan for k in legend])
+        if self.use_html:
+            svg_path, json_path = default_paths(self.web_dir)
+            if self.loss_curve is None:  # a resumed run continues the curve its last run saved
+                self.loss_curve = LossCurve.load(json_path, legend) if self.resume else LossCurve(legend)
+            self.loss_curve.add(hist["X"][-1], hist["Y"][-1])
+            write_svg(self.loss_curve, self._plot_title(), svg_path)
+            self.loss_curve.save(json_path)
         if self.vis is None:
             return
-        legend = hist["legend"]
-        x = np.stack([np.array(hist["X"])] * len(legend), 1)
-        y = np.array(hist["Y"])
-        opts = {"title": self.name + " loss over time", "legend": legend, "xlabel": "epoch", "ylabel": "loss"}
-        self._visdom(lambda: self.vis.line(X=x, Y=y, opts=opts, win=self.display_id))
+        opts = {"title": self._plot_title(), "legend": legend, "xlabel": "epoch", "ylabel": "loss"}
+        # The first send replaces the window with the whole history; later ones append one row, so
+        # an update costs the same at the end of a long run as at its start. String window ids: the
+        # server keys windows by string, and its append path would not find an int one.
+        rows = hist["Y"] if not self._plot_sent else hist["Y"][-1:]
+        x = np.array(hist["X"][-len(rows):])[:, None].repeat(len(legend), 1)
+        update = "append" if self._plot_sent else None
+        self._visdom(lambda: self.vis.line(X=x, Y=np.array(rows), opts=opts, win=str(self.display_id),
+                                           update=update))
+        self._plot_sent = self.vis is not None
