@@ -9,24 +9,11 @@ DATASETS=(apple2orange summer2winter_yosemite horse2zebra monet2photo cezanne2ph
           vangogh2photo maps cityscapes facades iphone2dslr_flower mini mini_pix2pix
           mini_colorization ae_photos)
 
-usage() {
-    echo "usage: $0 NAME" >&2
-    echo "available datasets: ${DATASETS[*]}" >&2
-}
-
+# Builtins only: the folder of this script, without needing dirname on PATH.
+HERE="${BASH_SOURCE[0]%/*}"; [[ "$HERE" == "${BASH_SOURCE[0]}" ]] && HERE=.
+source "$HERE/download_common.sh"
 NAME="${1:-}"
-case "$NAME" in
-    -h|--help) usage; exit 0 ;;
-esac
-known=0
-for candidate in "${DATASETS[@]}"; do
-    [[ "$NAME" == "$candidate" ]] && known=1
-done
-if [[ "$known" == 0 ]]; then
-    [[ -n "$NAME" ]] && echo "unknown dataset '$NAME'" >&2
-    usage
-    exit 2
-fi
+check_name dataset "$NAME" "${DATASETS[@]}"
 
 if [[ "$NAME" == "cityscapes" ]]; then
     # Its license forbids redistribution, so it is not on the server.
@@ -43,14 +30,7 @@ if [[ -e "$TARGET_DIR" ]]; then
 fi
 
 # Check the tools before touching the disk, so a missing one leaves nothing behind.
-if command -v curl >/dev/null 2>&1; then
-    fetch() { curl -fL --retry 3 -o "$2" "$1"; }
-elif command -v wget >/dev/null 2>&1; then
-    fetch() { wget -O "$2" "$1"; }
-else
-    echo "error: downloading needs curl or wget; install one of them and run again" >&2
-    exit 1
-fi
+pick_fetch
 if ! command -v unzip >/dev/null 2>&1; then
     echo "error: unpacking needs unzip; install it and run again" >&2
     exit 1

@@ -11,34 +11,14 @@ MODELS=(apple2orange orange2apple summer2winter_yosemite winter2summer_yosemite 
         cityscapes_photo2label cityscapes_label2photo facades_photo2label facades_label2photo
         iphone2dslr_flower)
 
-usage() {
-    echo "usage: $0 NAME" >&2
-    echo "available models: ${MODELS[*]}" >&2
-}
-
+# Builtins only: the folder of this script, without needing dirname on PATH.
+HERE="${BASH_SOURCE[0]%/*}"; [[ "$HERE" == "${BASH_SOURCE[0]}" ]] && HERE=.
+source "$HERE/download_common.sh"
 NAME="${1:-}"
-case "$NAME" in
-    -h|--help) usage; exit 0 ;;
-esac
-known=0
-for candidate in "${MODELS[@]}"; do
-    [[ "$NAME" == "$candidate" ]] && known=1
-done
-if [[ "$known" == 0 ]]; then
-    [[ -n "$NAME" ]] && echo "unknown model '$NAME'" >&2
-    usage
-    exit 2
-fi
+check_name model "$NAME" "${MODELS[@]}"
 
 # Pick the downloader before touching the disk, so a missing tool leaves nothing behind.
-if command -v curl >/dev/null 2>&1; then
-    fetch() { curl -fL --retry 3 -o "$2" "$1"; }
-elif command -v wget >/dev/null 2>&1; then
-    fetch() { wget -O "$2" "$1"; }
-else
-    echo "error: downloading needs curl or wget; install one of them and run again" >&2
-    exit 1
-fi
+pick_fetch
 
 URL="http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/$NAME.pth"
 TARGET_DIR="./checkpoints/${NAME}_pretrained"
