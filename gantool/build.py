@@ -40,13 +40,22 @@ def dataroot(opt: argparse.Namespace, log: Callable[[str], None] = print) -> str
 
 
 def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):
-    """The dataset of ``--dataset_mode`` for ``--phase``, with the preprocessing options."""
+    """The dataset of ``--dataset_mode`` for ``--phase``, with the preprocessing options.
+
+    The shared arguments below go to every mode that names them (all of them when its constructor
+    takes ``**kwargs``); other constructor arguments named like an option (``download``...) or
+    ``log`` are matched by name, as for recipes.
+    """
     preprocess = data.Preprocess(mode=opt.preprocess, load_size=opt.load_size, crop_size=opt.crop_size,
                                  flip=not opt.no_flip)
-    return data.create_dataset(opt.dataset_mode, root=dataroot(opt, log), phase=opt.phase, direction=opt.direction,
-                               input_nc=opt.input_nc, output_nc=opt.output_nc, preprocess=preprocess,
-                               max_dataset_size=opt.max_dataset_size, serial_batches=opt.serial_batches,
-                               seed=opt.seed)
+    cls = data.DATASETS.get(opt.dataset_mode)
+    shared = dict(root=dataroot(opt, log), phase=opt.phase, direction=opt.direction, input_nc=opt.input_nc,
+                  output_nc=opt.output_nc, preprocess=preprocess, max_dataset_size=opt.max_dataset_size,
+                  serial_batches=opt.serial_batches, seed=opt.seed)
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        shared = {k: v for k, v in shared.items() if k in params}
+    return cls(**{**_matching(cls.__init__, opt, log=log), **shared})
 
 
 def build_recipe(opt: argparse.Namespace, device: torch.device):
@@ -87,8 +96,15 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id, display_server=opt.display_server,
                                     display_port=opt.display_port, display_env=opt.display_env,
                                     display_ncols=opt.display_ncols, display_winsize=opt.display_winsize,
-                                    use_html=not opt.no_html, log=log)
-    return Trainer(recipe, dataset, folder, **_matching(Trainer.__init__, opt), visualizer=visualizer, log=log)
+                                    use_html=not opt.no_html, resume=opt.continue_train, log=log)
+    eval_dataset = None
+    if recipe.eval_phase is not None:
+        # Scored as test.py reads a split: no flips, and no random crop (load_size = crop_size).
+        eval_opt = argparse.Namespace(**{**vars(opt), "phase": recipe.eval_phase, "no_flip": True,
+                                         "load_size": opt.crop_size, "serial_batches": True})
+        eval_dataset = build_dataset(eval_opt, log)
+    return Trainer(recipe, dataset, folder, **_matching(Trainer.__init__, opt), visualizer=visualizer, log=log,
+                   eval_dataset=eval_dataset)
 
 
 def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
@@ -108,8 +124,9 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         load_network(recipe.networks[name], os.path.join(folder, f"{label}_net_{name}.pth"),
                      recipe.arch_options.get(name, ""))
     save_options(opt, folder)
-    dataset = build_dataset(opt, log)
+    batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
+    dataset = build_dataset(opt, log) if batches is None else None
     web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}")
     title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}"
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
-                  width=opt.display_winsize, eval_mode=opt.eval, log=log)
+                  width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches)

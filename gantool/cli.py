@@ -50,11 +50,27 @@ def test_main(argv: Optional[List[str]] = None) -> int:
     return _run(_test, argv)
 
 
+def dashboard_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool dashboard [options]``: the visdom server, offline, on 127.0.0.1:8097 by default."""
+    from .viz.dashboard import dashboard_main as serve
+
+    return _run(lambda args: serve(args, log), argv)
+
+
+def dashboard_assets_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool dashboard-assets``: fetch the dashboard's JavaScript/CSS/fonts from npm, once."""
+    from .viz.dashboard import assets_main
+
+    return _run(lambda args: assets_main(args, log), argv)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``gantool train|test [options]``."""
+    """``gantool train|test|dashboard|dashboard-assets [options]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_main, "test": test_main}
+    commands = {"train": train_main, "test": test_main, "dashboard": dashboard_main,
+                "dashboard-assets": dashboard_assets_main}
     if not argv or argv[0] not in commands:
-        print("usage: gantool {train,test} [options]   (gantool train --help for the options)", file=sys.stderr)
+        print("usage: gantool {train,test,dashboard,dashboard-assets} [options]   "
+              "(gantool train --help for the options)", file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     return commands[argv[0]](argv[1:])

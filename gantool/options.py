@@ -27,9 +27,20 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--output_nc", type=int, default=3, help="output image channels: 3 for RGB, 1 for grayscale")
     g.add_argument("--ngf", type=int, default=64, help="generator filters in the last conv layer")
     g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
-    g.add_argument("--netD", default="basic", help="discriminator: basic (70x70 PatchGAN), n_layers, pixel")
-    g.add_argument("--netG", default="resnet_9blocks", help="generator: resnet_9blocks, resnet_6blocks, unet_256, unet_128")
+    g.add_argument("--netD", default="basic",
+                   help="discriminator: basic (70x70 PatchGAN), n_layers, pixel; a classifier backbone (lenet, "
+                        "alexnet, vgg16, nin, googlenet, resnet18, densenet121, ...); fcn or unet_seg (per pixel)")
+    g.add_argument("--netG", default="resnet_9blocks",
+                   help="generator: resnet_9blocks, resnet_6blocks, unet_256, unet_128, unet_64")
     g.add_argument("--n_layers_D", type=int, default=3, help="discriminator layers when --netD n_layers")
+    g.add_argument("--D_head", default="global", choices=["global", "patch"],
+                   help="backbone --netD: one logit per image (global) or per trunk position (patch)")
+    g.add_argument("--D_backbone", default="resnet18", help="the classifier trunk of --netD fcn")
+    g.add_argument("--D_backbone_weights", default=None,
+                   help="backbone --netD: initialise the trunk from this state-dict file (torchvision format)")
+    g.add_argument("--freeze_D_backbone", action="store_true", help="backbone --netD: keep the trunk fixed")
+    g.add_argument("--D_backbone_norm", default="auto", choices=["auto", "batch", "instance", "spectral", "none"],
+                   help="backbone --netD: what becomes of the trunk's BatchNorm; auto follows --norm")
     g.add_argument("--norm", default="instance", help="normalisation: instance, batch, none")
     g.add_argument("--init_type", default="normal", help="weight init: normal, xavier, kaiming, orthogonal")
     g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
@@ -125,11 +136,13 @@ def parse(argv: Optional[List[str]] = None, is_train: bool = True) -> argparse.N
     from . import data, models
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # The early passes skip --help, so that the help lists the recipe's and dataset's own flags too.
+    early = [a for a in argv if a not in ("-h", "--help")]
     parser = make_parser(is_train)
-    first, _ = parser.parse_known_args(argv)
+    first, _ = parser.parse_known_args(early)
     recipe = models.MODELS.get(first.model)
     recipe.add_options(parser, is_train)
-    first, _ = parser.parse_known_args(argv)
+    first, _ = parser.parse_known_args(early)
     dataset = data.DATASETS.get(first.dataset_mode)
     if hasattr(dataset, "add_options"):
         dataset.add_options(parser, is_train)
@@ -138,9 +151,12 @@ def parse(argv: Optional[List[str]] = None, is_train: bool = True) -> argparse.N
         # The dataset mode's built-in data sets short demo defaults; the recipe may refine them.
         parser.set_defaults(**dataset.builtin_defaults(is_train))
         parser.set_defaults(**recipe.demo_defaults(is_train))
+    # Defaults that follow other options' final values (e.g. --load_size from --img_size); explicit values win.
+    first, _ = parser.parse_known_args(early)
+    parser.set_defaults(**recipe.derived_defaults(first, is_train))
     if not is_train and not _given(argv, "--load_size"):
         # Classic test behaviour: no random crop at test time.
-        first, _ = parser.parse_known_args(argv)
+        first, _ = parser.parse_known_args(early)
         parser.set_defaults(load_size=first.crop_size)
     opt = parser.parse_args(argv)
     opt.is_train = is_train
@@ -203,7 +219,8 @@ def _check(opt: argparse.Namespace) -> None:
         raise GantoolError(f"--num_test must be positive, got {opt.num_test}")
     if opt.max_dataset_size <= 0:
         raise GantoolError(f"--max_dataset_size must be positive, got {opt.max_dataset_size}")
-    if opt.dataroot is not None and not os.path.isdir(opt.dataroot):
+    # A dataset mode that downloads (--download, where the mode has it) creates its folder.
+    if opt.dataroot is not None and not os.path.isdir(opt.dataroot) and not getattr(opt, "download", False):
         raise GantoolError(f"--dataroot {opt.dataroot} is not a folder")
 
 

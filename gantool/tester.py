@@ -1,7 +1,8 @@
 """Running a trained recipe over a test set: result images, an HTML page and paired metrics."""
 import json
+import math
 import os
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -10,7 +11,7 @@ from .checkpoint import atomic_write_text
 from .metrics import MetricMeter, paired_metrics
 from .models.base import Recipe
 from .viz.html import HTMLPage
-from .viz.images import save_image, tensor2im
+from .viz.images import make_grid_image, save_image, tensor2im
 
 
 class Tester:
@@ -25,12 +26,14 @@ class Tester:
         aspect_ratio: saved images are stretched by this ratio (classic ``--aspect_ratio``).
         width: image width on the page (``--display_winsize``).
         eval_mode: networks in eval mode (``--eval``); otherwise train mode, as the classic test.py.
+        batches: the recipe's own input batches (``Recipe.test_batches``) instead of ``dataset``; every
+            image of a batch becomes one result.
     """
 
     def __init__(self, recipe: Recipe, dataset, web_dir: str, title: str, *, num_test: float = float("inf"),
                  aspect_ratio: float = 1.0, width: int = 256, eval_mode: bool = False,
-                 log: Callable[[str], None] = print):
-        self.recipe, self.dataset, self.web_dir, self.title = recipe, dataset, web_dir, title
+                 log: Callable[[str], None] = print, batches: Optional[Iterable[Mapping]] = None):
+        self.recipe, self.dataset, self.web_dir, self.title, self.batches = recipe, dataset, web_dir, title, batches
         self.num_test, self.aspect_ratio, self.width, self.eval_mode, self.log = (
             num_test, aspect_ratio, width, eval_mode, log)
 
@@ -43,17 +46,27 @@ class Tester:
         meter = MetricMeter()
         rows: List[tuple] = []
         per_image: List[dict] = []
-        total = int(min(len(self.dataset), self.num_test))
-        loader = DataLoader(self.dataset, batch_size=1, shuffle=False, num_workers=0)
-        for i, batch in enumerate(tqdm(loader, total=total, unit="img", leave=False, disable=None)):
+        if self.batches is not None:
+            total, loader = int(self.num_test), self.batches
+        else:
+            total = int(min(len(self.dataset), self.num_test))
+            loader = DataLoader(self.dataset, batch_size=1, shuffle=False, num_workers=0)
+        grids: Dict[str, list] = {label: [] for label in self.recipe.grid_visuals}
+        bar = tqdm(loader, total=total if self.batches is None else None, leave=False, disable=None)
+        for i, (batch, j, visuals) in enumerate(self._results(bar, total)):
             if i >= total:
                 break
-            visuals = self.recipe.test_step(self.recipe.to_device(batch))
             # Results are named after the input file when there is one, else numbered.
-            path = batch["A_paths"][0] if "A_paths" in batch else f"{i:04d}"
+            path = batch["A_paths"][j] if "A_paths" in batch else f"{i:04d}"
             stem = os.path.splitext(os.path.basename(path))[0]
+            for label in grids:
+                grids[label].append(tensor2im(visuals[label]))
+            # One number per image (a class label, a prediction) goes into the caption and the table.
+            values = {label: v.reshape(-1)[0].item() for label, v in visuals.items() if v.dim() <= 1}
             names, captions = [], []
             for label, image in visuals.items():
+                if label in values:
+                    continue
                 file = f"{stem}_{label}.png"
                 save_image(tensor2im(image), os.path.join(page.image_dir, file), self.aspect_ratio)
                 names.append(file)
@@ -64,8 +77,16 @@ class Tester:
                     scores = paired_metrics(visuals[out].float(), visuals[truth].float())
                     meter.update(scores)
                     captions[list(visuals).index(out)] += f" (L1 {scores['l1']:.3f}, PSNR {scores['psnr']:.1f} dB)"
+            if values and captions:
+                captions[0] += " (" + ", ".join(f"{k} {v}" for k, v in values.items()) + ")"
             rows.append((stem, names, captions))
-            per_image.append({"image": os.path.basename(path), **scores})
+            per_image.append({"image": os.path.basename(path), **values, **scores})
+        grid_files = []
+        for label, images in grids.items():
+            if images:
+                grid_files.append(f"grid_{label}.png")
+                grid = make_grid_image(images, ncols=math.ceil(math.sqrt(len(images))))
+                save_image(grid, os.path.join(page.image_dir, grid_files[-1]))
         averages = meter.average() if meter.count() else {}
         page.add_header(self.title)
         if averages:
@@ -73,14 +94,38 @@ class Tester:
                        f"L1 {averages['l1']:.4f}, PSNR {averages['psnr']:.2f} dB")
             page.add_text(summary + " (per image: table at the end)")
             self.log(f"gantool: {summary}")
+        scores = self.recipe.test_summary()  # the recipe's own scores over these images (accuracy, mIoU...)
+        if scores:
+            summary = f"scores on {len(rows)} images: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+            page.add_text(summary + " (per image: table at the end)")
+            self.log(f"gantool: {summary}")
+            averages = {**averages, **scores}
+        if grid_files:
+            page.add_header(f"all {len(rows)} results")
+            page.add_images(grid_files, grid_files, grid_files, width=max(self.width, 512))
         for stem, names, captions in rows:
             page.add_header(stem)
             page.add_images(names, captions, names, width=self.width)
         if averages:
-            page.add_header("paired quality per image")
+            page.add_header("paired quality per image" if meter.count() else "per image")
             page.add_table(per_image)
         index = page.save()
         atomic_write_text(os.path.join(self.web_dir, "metrics.json"),
-                          json.dumps({"images": len(rows), "average": averages, "per_image": per_image}, indent=1))
-        self.log(f"gantool: translated {len(rows)} images; results page {index}")
+                          json.dumps({"images": len(rows), "average": averages, "per_image": per_image,
+                                      # which visual was scored against which: scripts/eval_paired.py reads it
+                                      "pairs": [list(p) for p in self.recipe.metric_pairs]}, indent=1))
+        verb = "translated" if self.batches is None else "generated"
+        self.log(f"gantool: {verb} {len(rows)} images; results page {index}")
         return averages
+
+    def _results(self, loader: Iterable[Mapping], total: int) -> Iterator[tuple]:
+        """Run ``test_step`` on every batch and yield ``(batch, j, visuals of image j as a batch of one)``;
+        no batch past the first ``total`` images is run (it would enter the recipe's ``test_summary``)."""
+        count = 0
+        for batch in loader:
+            if count >= total:
+                return
+            visuals = self.recipe.test_step(self.recipe.to_device(batch))
+            for j in range(next(iter(visuals.values())).shape[0]):
+                yield batch, j, {label: v[j:j + 1] for label, v in visuals.items()}
+                count += 1

@@ -37,6 +37,7 @@ class Trainer:
         run_dir: ``<checkpoints_dir>/<name>``; everything the run writes goes here.
         visualizer: a ``TrainingVisualizer`` (HTML page, optional visdom).
         log: prints one line for the user.
+        eval_dataset: the recipe's ``eval_phase`` split, scored after every epoch (``evaluate``); or None.
         Other arguments are the classic options of the same name; ``epoch_count=None`` means 1,
         or where ``--continue_train`` left off; ``max_iters > 0`` stops after that many images.
     """
@@ -47,7 +48,7 @@ class Trainer:
                  print_freq: int = 100, display_freq: int = 400, update_html_freq: int = 1000,
                  save_latest_freq: int = 5000, save_epoch_freq: int = 5, save_by_iter: bool = False,
                  max_iters: int = 0, continue_train: bool = False, epoch: str = "latest",
-                 visualizer=None, log: Callable[[str], None] = print):
+                 visualizer=None, log: Callable[[str], None] = print, eval_dataset=None):
         self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
         self.seed = seed
@@ -56,7 +57,7 @@ class Trainer:
         self.print_freq, self.display_freq, self.update_html_freq = print_freq, display_freq, update_html_freq
         self.save_latest_freq, self.save_epoch_freq, self.save_by_iter = save_latest_freq, save_epoch_freq, save_by_iter
         self.max_iters, self.continue_train, self.load_epoch = max_iters, continue_train, epoch
-        self.visualizer, self.log = visualizer, log
+        self.visualizer, self.log, self.eval_dataset = visualizer, log, eval_dataset
         self.schedulers: Dict[str, object] = {}
         self.scheduler_epoch_count = 1
         self.epoch, self.epoch_iter, self.total_iters = 1, 0, 0
@@ -74,8 +75,11 @@ class Trainer:
     def _loader(self, epoch: int, skip: int) -> DataLoader:
         self.dataset.set_epoch(epoch)
         indices = self._indices(epoch)[skip:]
+        # Its own generator: starting an iterator draws a base seed, which taken from the global RNG would
+        # shift every later draw (noise, dropout) of a resumed run, since a resume starts one more iterator.
+        g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
         return DataLoader(self.dataset, batch_size=self.batch_size, sampler=indices, num_workers=self.num_workers,
-                          pin_memory=self.recipe.device.type == "cuda", drop_last=False)
+                          pin_memory=self.recipe.device.type == "cuda", drop_last=False, generator=g)
 
     # ----------------------------------------------------------------- state
     def _make_schedulers(self, epoch_count: int) -> None:
@@ -111,11 +115,13 @@ class Trainer:
         for name, net in self.recipe.networks.items():
             tmp = os.path.join(self.run_dir, STATE_FILE) + f" [{name}]"
             _load_weights(net, state["networks"][name], tmp, self.recipe.arch_options.get(name, ""))
-        for name, opt in self.recipe.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        # Schedulers first: creating one resets its optimizer's lr to the initial value, so the
+        # optimizers' saved (decayed) lr must be loaded after them.
         self._make_schedulers(state["scheduler_epoch_count"])
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
+        for name, opt in self.recipe.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
         self.recipe.load_extra_state(state["recipe"])
         self.epoch, self.epoch_iter, self.total_iters = state["epoch"], state["epoch_iter"], state["total_iters"]
         self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
@@ -245,13 +251,51 @@ class Trainer:
         new_lrs = [g["lr"] for opt in self.recipe.optimizers.values() for g in opt.param_groups]
         if self.visualizer is not None:
             self.visualizer.display_current_results(self.recipe.visuals, self.epoch, True)
+        note = self.recipe.end_of_epoch(self.epoch)  # before saving: it may reset per-epoch counters
         self.save("latest", with_state=True)
         if self.epoch % self.save_epoch_freq == 0:
             self.save(str(self.epoch), with_state=False)
         lr_note = f"learning rate {lrs[0]:.7f}" + (f" -> {new_lrs[0]:.7f}" if new_lrs[0] != lrs[0] else "")
         self.log(f"gantool: end of epoch {self.epoch}/{last_epoch} ({time.time() - epoch_start:.0f} s, "
                  f"{self.total_iters} images in all); {lr_note}")
+        self._report_epoch(loss_log, note)
         return bool(self.max_iters and self.total_iters >= self.max_iters)
+
+    # ----------------------------------------------------------------- scores
+    def evaluate(self) -> Dict[str, float]:
+        """Score the recipe on ``eval_dataset``: ``test_step`` on every batch in eval mode, then
+        ``test_summary``. Touches no random generator, so a resumed run stays exact."""
+        self.recipe.test_summary()  # drop anything accumulated before
+        loader = DataLoader(self.eval_dataset, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+                            generator=torch.Generator().manual_seed(0))
+        self.recipe.eval()
+        try:
+            with torch.no_grad():
+                for batch in loader:
+                    self.recipe.test_step(self.recipe.to_device(batch))
+        finally:
+            self.recipe.train()
+        return self.recipe.test_summary()
+
+    def _report_epoch(self, loss_log: LossLog, note: Optional[str]) -> None:
+        """The recipe's end-of-epoch ``note`` and the scores on its ``eval_phase`` split: printed, appended
+        to loss_log.txt, and (scores) to ``eval_log.jsonl``, one JSON object per epoch."""
+        import json
+
+        lines = []
+        if note:
+            lines.append(f"gantool: epoch {self.epoch}: {note}")
+        if self.eval_dataset is not None:
+            scores = self.evaluate()
+            phase = self.recipe.eval_phase
+            text = ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) or "nothing to score"
+            lines.append(f"gantool: epoch {self.epoch}: {phase} split ({len(self.eval_dataset)} images): {text}")
+            with open(os.path.join(self.run_dir, "eval_log.jsonl"), "a", encoding="utf-8") as f:
+                f.write(json.dumps({"epoch": self.epoch, "phase": phase, "images": len(self.eval_dataset),
+                                    **scores}) + "\n")
+        for line in lines:
+            self.log(line)
+            loss_log.write(line)
 
 
 def _load_weights(net, state: dict, label: str, options_hint: str) -> None:

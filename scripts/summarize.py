@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--netG", help="a generator name (resnet_9blocks, unet_256, ...)")
-    which.add_argument("--netD", help="a discriminator name (basic, n_layers, pixel)")
+    which.add_argument("--netD", help="a discriminator name (basic, n_layers, pixel; a backbone: resnet18, "
+                                      "vgg16, ..., fcn, unet_seg)")
     which.add_argument("--netC", help="a classifier name (lenet, alexnet, vgg16, resnet18, ...)")
     which.add_argument("--netS", help="a segmenter name (fcn_resnet18, fcn_vgg16, unet, ...)")
     parser.add_argument("--input_size", type=int, default=None,
@@ -55,7 +56,8 @@ def build(args: argparse.Namespace) -> Tuple[nn.Module, Tuple[int, int, int], st
             net = define_G(args.input_nc, args.output_nc, args.ngf, args.netG, args.norm)
             title = f"--netG {args.netG} (--ngf {args.ngf} --norm {args.norm})"
         else:
-            net = define_D(args.input_nc, args.ndf, args.netD, args.n_layers_D, args.norm)
+            # image_size: a backbone --netD picks its stem from the image size, as in training.
+            net = define_D(args.input_nc, args.ndf, args.netD, args.n_layers_D, args.norm, image_size=size)
             title = f"--netD {args.netD} (--ndf {args.ndf} --n_layers_D {args.n_layers_D} --norm {args.norm})"
     else:
         from gantool.backbones import build_classifier, build_segmenter

@@ -110,10 +110,13 @@ def test_discriminator_forward(name, input_nc):
     net = define_D(input_nc, ndf=8, netD=name, norm="batch")
     for size in (32, 64):
         x = torch.rand(2, input_nc, size, size + 16) * 2 - 1
+        # The contract: raw logits (N, 1, H', W') or (N, 1), or a list of them (U-Net discriminator).
         y = net(x)
-        assert y.shape[:2] == (2, 1) and min(y.shape[2:]) >= 1
-        assert torch.isfinite(y).all()
-        y.mean().backward()  # trainable end to end
+        outputs = list(y) if isinstance(y, (list, tuple)) else [y]
+        for y in outputs:
+            assert y.shape[:2] == (2, 1) and all(side >= 1 for side in y.shape[2:])
+            assert torch.isfinite(y).all()
+        sum(y.mean() for y in outputs).backward()  # trainable end to end
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,9 @@
 mode is one new module with ``@DATASETS.register(name)`` plus one import line below.
 """
 from . import aligned, single, unaligned  # noqa: F401  (imported for their registrations)
+from . import colorization  # noqa: F401  (imported for its registration)
+from . import digits, image_folder, torchvision_sets  # noqa: F401  (imported for their registrations)
+from . import segmentation  # noqa: F401  (imported for its registration)
 from .base import DATASETS, FolderDataset
 from .builtin import BUILTIN_NAME, builtin_option_defaults, ensure_builtin
 from .transforms import Preprocess

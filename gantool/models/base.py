@@ -1,6 +1,6 @@
 """The recipe interface the shared trainer and tester drive."""
 import argparse
-from typing import Dict, Iterable, List, Mapping, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -29,6 +29,11 @@ class Recipe:
     visual_names: List[str] = []
     #: pairs (output visual, ground-truth visual) whose paired quality the tester reports
     metric_pairs: List[Tuple[str, str]] = []
+    #: test visuals that the tester also tiles into one ``grid_<label>.png`` (e.g. generated samples)
+    grid_visuals: List[str] = []
+    #: the split (a ``--phase`` value) that train.py scores after every epoch, by running ``test_step``
+    #: on it in eval mode and reading ``test_summary`` (``"test"`` for the classifier); None: no scoring
+    eval_phase: Optional[str] = None
 
     def __init__(self, device: torch.device, is_train: bool):
         self.device = device
@@ -47,6 +52,12 @@ class Recipe:
         """Option defaults for the demo run on built-in data (no ``--dataroot``), over the dataset's own."""
         return {}
 
+    @staticmethod
+    def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
+        """Option defaults computed from other options' values (``opt``: everything parsed so far),
+        e.g. a size that follows another option; explicit command-line values still win."""
+        return {}
+
     def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         """Forward, losses, backward and optimizer steps for one batch; returns detached losses."""
         raise NotImplementedError(f"{type(self).__name__} cannot be trained")
@@ -54,6 +65,21 @@ class Recipe:
     def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         """Translate one batch without gradients; returns the visuals to save."""
         raise NotImplementedError(f"{type(self).__name__} has no test step")
+
+    def test_batches(self, num_test: float) -> Optional[Iterable[Mapping[str, object]]]:
+        """The recipe's own test inputs (e.g. noise for an unconditional generator) as batches for
+        ``test_step``, or None to test on the ``--dataset_mode`` dataset."""
+        return None
+
+    def test_summary(self) -> Dict[str, float]:
+        """Scores accumulated by ``test_step`` since the last call (accuracy, mIoU...), then reset;
+        empty when the recipe keeps none. The tester and the trainer's ``eval_phase`` scoring report them."""
+        return {}
+
+    def end_of_epoch(self, epoch: int) -> Optional[str]:
+        """Called by the trainer after each epoch; returns a line for the log (e.g. the epoch's
+        training accuracy) or None."""
+        return None
 
     def networks_to_load(self) -> List[str]:
         """Names of the networks test.py loads from the checkpoint folder."""

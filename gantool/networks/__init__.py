@@ -7,8 +7,12 @@ A generator entry is a factory ``f(input_nc, output_nc, ngf, norm_layer, use_dro
 whose module maps (N, input_nc, H, W) images in [-1, 1] to (N, output_nc, H, W) in [-1, 1] and
 has an integer ``size_multiple`` attribute (H and W must be multiples of it).
 A discriminator entry is a factory ``f(input_nc, ndf, n_layers_D, norm_layer) -> nn.Module``
-whose module maps (N, input_nc, H, W) to raw logits (N, 1, H', W').
+whose module maps (N, input_nc, H, W) to raw logits (N, 1, H', W'); a factory with a true
+``backbone_options`` attribute also takes ``define_D``'s backbone options and initialises its net
+itself (see ``backbone_discriminator``), and its logits may be (N, 1) or a list of maps.
 """
+from typing import Optional
+
 import torch.nn as nn
 
 from ..registry import Registry
@@ -18,6 +22,7 @@ GENERATORS = Registry("--netG")
 DISCRIMINATORS = Registry("--netD")
 
 from . import patchgan, resnet_generator, unet_generator  # noqa: E402,F401  (fill the registries)
+from . import backbone_discriminator  # noqa: E402,F401  (--netD from the classifier and segmenter backbones)
 from .norm import get_norm_layer, init_weights  # noqa: E402
 from .padding import crop_to, pad_to_multiple  # noqa: E402
 
@@ -84,6 +89,13 @@ def define_D(
     norm: str = "batch",
     init_type: str = "normal",
     init_gain: float = 0.02,
+    *,
+    head: str = "global",
+    backbone: str = "resnet18",
+    backbone_weights: Optional[str] = None,
+    freeze_backbone: bool = False,
+    backbone_norm: str = "auto",
+    image_size: Optional[int] = None,
 ) -> nn.Module:
     """Build and initialise a discriminator, like the classic ``networks.define_D``.
 
@@ -94,18 +106,31 @@ def define_D(
         input_nc: channels of the discriminator input (``input_nc + output_nc`` for pix2pix).
         ndf: filters in the first conv layer.
         netD: a name in ``DISCRIMINATORS``: ``"basic"`` (70x70 PatchGAN), ``"n_layers"``
-            (PatchGAN with ``n_layers_D`` layers) or ``"pixel"`` (1x1 PixelGAN).
+            (PatchGAN with ``n_layers_D`` layers) or ``"pixel"`` (1x1 PixelGAN); a ``--netC``
+            classifier name (its trunk plus ``head``); ``"fcn"`` or ``"unet_seg"`` (per pixel).
         n_layers_D: stride-2 conv layers, used by ``"n_layers"`` only.
         norm: ``"batch"``, ``"instance"`` or ``"none"``.
         init_type: ``"normal"``, ``"xavier"``, ``"kaiming"`` or ``"orthogonal"``.
         init_gain: scale for normal, xavier and orthogonal init.
+        head, backbone, backbone_weights, freeze_backbone, backbone_norm, image_size: the backbone
+            discriminators' options (``--D_head``, ``--D_backbone``, ``--D_backbone_weights``,
+            ``--freeze_D_backbone``, ``--D_backbone_norm``, the training image size); the classic
+            names ignore them. See ``backbone_discriminator.build_backbone_discriminator``.
 
     Returns:
-        The discriminator on the CPU: (N, input_nc, H, W) -> (N, 1, H', W') raw logits.
+        The discriminator on the CPU: (N, input_nc, H, W) -> (N, 1, H', W') raw logits
+        ((N, 1) for ``--D_head global``, a list of two for ``unet_seg``).
 
     Raises:
         UnknownNameError: for an unknown ``netD``, ``norm`` or ``init_type``; lists the choices.
     """
     factory = DISCRIMINATORS.get(netD)
-    net = factory(input_nc=input_nc, ndf=ndf, n_layers_D=n_layers_D, norm_layer=get_norm_layer(norm))
+    norm_layer = get_norm_layer(norm)
+    if getattr(factory, "backbone_options", False):
+        # Initialises its new head only: the trunk keeps its architecture's (or loaded) weights.
+        return factory(input_nc=input_nc, ndf=ndf, n_layers_D=n_layers_D, norm_layer=norm_layer, norm=norm,
+                       head=head, backbone=backbone, backbone_weights=backbone_weights,
+                       freeze_backbone=freeze_backbone, backbone_norm=backbone_norm, image_size=image_size,
+                       init_type=init_type, init_gain=init_gain)
+    net = factory(input_nc=input_nc, ndf=ndf, n_layers_D=n_layers_D, norm_layer=norm_layer)
     return init_weights(net, init_type, init_gain)

@@ -1,0 +1,203 @@
+"""Image classification on the shared trainer: ``--model classifier --netC lenet | resnet18 | ...``.
+
+Trains any ``--netC`` backbone with cross-entropy on a labelled ``--dataset_mode`` (digits, mnist,
+fashion_mnist, cifar10, or image_folder with class subfolders). After every epoch the trainer scores
+the test split (``eval_phase``); ``test.py`` writes the accuracy and a page of predictions.
+"""
+import argparse
+import os
+from typing import Dict, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import GantoolError
+from ..label_metrics import IGNORE_INDEX, ConfusionMatrix
+from .base import MODELS, Recipe
+
+# The size the array datasets come in: trained at it, nothing is resampled.
+NATIVE_SIZE = {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}
+DEFAULT_SIZE = 64  # other data (image folders) is resized to this square unless --load_size/--crop_size say otherwise
+# Shapes drawn by hand: a flipped 2 or 7 is another glyph, so these are never flipped.
+NO_FLIP = ("digits", "mnist", "fashion_mnist")
+
+
+def batch_grid(images: Tensor, count: int = 16) -> Tensor:
+    """The first ``count`` images of a (N, C, H, W) batch tiled into one (3, H', W') picture, 8 a row."""
+    from torchvision.utils import make_grid
+
+    return make_grid(images[:count].detach().float().cpu(), nrow=8, padding=2, pad_value=1.0)
+
+
+def class_folders(root: Optional[str], phase: str) -> int:
+    """Number of class subfolders of an image_folder dataset (``root/phase`` when it exists), 0 if unknown."""
+    if not root or not os.path.isdir(root):
+        return 0
+    folder = os.path.join(root, phase) if os.path.isdir(os.path.join(root, phase)) else root
+    return sum(1 for d in os.listdir(folder) if not d.startswith(".") and os.path.isdir(os.path.join(folder, d)))
+
+
+class LabelRecipe(Recipe):
+    """What the classifier and the segmenter share: one network ``networks[key]`` trained with Adam on
+    cross-entropy, always in eval mode at test time (BatchNorm with running statistics, any batch
+    size), scored on the test split after every epoch, and a confusion matrix behind every score.
+
+    Args:
+        device, is_train: see ``Recipe``.
+        num_classes: number of classes.
+        lr, beta1, beta2: Adam settings.
+    """
+
+    eval_phase = "test"
+    key = ""  # the network's checkpoint name
+    #: ``ConfusionMatrix.scores`` names -> the names reported by ``test_summary``
+    score_names: Dict[str, str] = {}
+
+    def __init__(self, device: torch.device, is_train: bool, num_classes: int, lr: float, beta1: float,
+                 beta2: float):
+        super().__init__(device, is_train)
+        if num_classes < 2:
+            raise GantoolError(f"--num_classes must be 2 or more, got {num_classes}")
+        self.num_classes, self.lr, self.betas = num_classes, lr, (beta1, beta2)
+        self.test_scores = ConfusionMatrix(num_classes)  # over test_step calls
+        self.train_scores = ConfusionMatrix(num_classes)  # over the current epoch's training batches
+
+    def add_network(self, net: torch.nn.Module, arch_options: str) -> None:
+        """Register the network (and, when training, its optimizer)."""
+        self.networks[self.key] = net.to(self.device)
+        self.arch_options[self.key] = arch_options
+        if self.is_train:
+            self.optimizers[self.key] = torch.optim.Adam(net.parameters(), lr=self.lr, betas=self.betas)
+
+    def check_labels(self, labels: Tensor, what: str) -> None:
+        """Raise a one-line error for labels outside [0, num_classes) (``IGNORE_INDEX`` is allowed: ignored)."""
+        bad = labels[(labels != IGNORE_INDEX) & ((labels < 0) | (labels >= self.num_classes))]
+        if bad.numel():
+            value = int(bad[0])
+            hint = ("; --dataset_mode image_folder gives labels only to images in class subfolders"
+                    if value < 0 else f"; pass --num_classes {value + 1} or more")
+            raise GantoolError(f"{what} {value} is not a class of --num_classes {self.num_classes}{hint}")
+
+    def train(self, mode: bool = True) -> None:
+        # test.py runs networks in train mode unless --eval (the classic GAN habit); a classifier is
+        # always scored with its running statistics, so only training puts it in train mode.
+        super().train(mode and self.is_train)
+
+    def test_summary(self) -> Dict[str, float]:
+        scores = self.test_scores.scores()
+        self.test_scores.reset()
+        return {name: scores[key] for key, name in self.score_names.items() if key in scores}
+
+    def extra_state(self) -> dict:
+        return {"train_scores": self.train_scores.matrix.cpu()}  # a resume mid-epoch keeps the epoch's counts
+
+    def load_extra_state(self, state: dict) -> None:
+        self.train_scores.matrix = state["train_scores"].to(self.device)
+
+
+@MODELS.register("classifier")
+class Classifier(LabelRecipe):
+    """A ``--netC`` classifier: (N, input_nc, H, W) images -> (N, num_classes) logits, cross-entropy.
+
+    GoogLeNet's two auxiliary classifiers join the loss with weight 0.3 each (Szegedy et al. 2014).
+    Batches hold 'A' (N, input_nc, H, W) in [-1, 1] and 'label' (N,) int64.
+
+    Args:
+        netC: a ``--netC`` name; input_nc: image channels; num_classes: classes;
+        small_input: the small-input stem (see ``gantool.backbones``); lr, beta1, beta2: Adam.
+    """
+
+    loss_names = ["CE"]
+    visual_names = ["batch"]
+    key = "C"
+    score_names = {"accuracy": "accuracy"}
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
+        parser.add_argument("--netC", default="resnet18",
+                            help="classifier: lenet, alexnet, vgg11 ... vgg19_bn, nin, googlenet, resnet18/34/50, "
+                                 "densenet121, densenet_small")
+        parser.add_argument("--num_classes", type=int, default=None,
+                            help="classes (default: 10, or the class subfolders of --dataset_mode image_folder)")
+        parser.add_argument("--small_input", action="store_true",
+                            help="small-input stem: 8x less downsampling, for 28-64 px images (slower, often better)")
+        parser.set_defaults(dataset_mode="digits", batch_size=64)
+        if is_train:
+            # Adam at 1e-3 (not the GANs' 2e-4, beta1 0.5); counters are in images, so log every 50 batches.
+            parser.set_defaults(lr=1e-3, beta1=0.9, n_epochs=5, n_epochs_decay=5, print_freq=3200,
+                                display_freq=6400, update_html_freq=6400, save_epoch_freq=5)
+
+    @staticmethod
+    def demo_defaults(is_train: bool) -> dict:
+        # 2 epochs of the first 5000 built-in digits (of 12000; the test split keeps its 1000): see
+        # README for the measured time and accuracy (one epoch of all 12000 measured 0.978).
+        return {"n_epochs": 1, "n_epochs_decay": 1, "max_dataset_size": 5000} if is_train else {}
+
+    @staticmethod
+    def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
+        from ..backbones import CLASSIFIERS
+
+        CLASSIFIERS.get(opt.netC)  # a typo is reported now, before any data is read
+        size = NATIVE_SIZE.get(opt.dataset_mode, DEFAULT_SIZE)
+        defaults = {"load_size": size, "crop_size": size, "no_flip": opt.dataset_mode in NO_FLIP}
+        if opt.num_classes is None:
+            found = class_folders(opt.dataroot, "train") if opt.dataset_mode == "image_folder" else 0
+            defaults["num_classes"] = found if found >= 2 else 10
+        return defaults
+
+    def __init__(self, device: torch.device, is_train: bool, netC: str = "resnet18", input_nc: int = 1,
+                 num_classes: int = 10, small_input: bool = False, lr: float = 1e-3, beta1: float = 0.9,
+                 beta2: float = 0.999):
+        super().__init__(device, is_train, num_classes, lr, beta1, beta2)
+        from ..backbones import build_classifier
+
+        net = build_classifier(netC, input_nc, num_classes, small_input=small_input)
+        self.add_network(net, f"--netC {netC} --input_nc {input_nc} --num_classes {num_classes}"
+                         + (" --small_input" if small_input else ""))
+        self._last_batch: Optional[Tensor] = None
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        images, labels = batch["A"], batch["label"]  # (N, C, H, W), (N,)
+        self.check_labels(labels, "label")
+        out = self.networks["C"](images)
+        outputs = list(out) if isinstance(out, tuple) else [out]  # GoogLeNet in training: logits, aux2, aux1
+        logits = outputs[0]  # (N, num_classes)
+        weights = [1.0] + [0.3] * (len(outputs) - 1)
+        loss = sum(w * F.cross_entropy(o.float(), labels, ignore_index=IGNORE_INDEX)
+                   for w, o in zip(weights, outputs) if o is not None)
+        opt = self.optimizers["C"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self.train_scores.update(logits.detach().argmax(1), labels)
+        self._last_batch = images.detach()
+        return {"CE": loss.detach()}
+
+    @property
+    def visuals(self) -> Dict[str, Tensor]:
+        """The last training batch as one grid, drawn only when the trainer shows it."""
+        return {} if self._last_batch is None else {"batch": batch_grid(self._last_batch)}
+
+    @visuals.setter
+    def visuals(self, value) -> None:
+        pass  # Recipe.__init__ assigns {}; the grid above is drawn on demand instead
+
+    def end_of_epoch(self, epoch: int) -> Optional[str]:
+        scores = self.train_scores.scores()
+        n = self.train_scores.count()
+        self.train_scores.reset()
+        return f"training accuracy {scores['accuracy']:.4f} on {n} images" if scores else None
+
+    @torch.no_grad()
+    def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        images = batch["A"]
+        predicted = self.networks["C"](images).argmax(1)  # (N,)
+        visuals = {"image": images}
+        if "label" in batch:  # -1: an unlabelled image, shown but not scored
+            labels = batch["label"]
+            self.check_labels(labels[labels >= 0], "label")
+            self.test_scores.update(predicted, labels)
+            visuals["label"] = labels
+        visuals["predicted"] = predicted
+        return visuals

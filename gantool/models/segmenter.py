@@ -1,0 +1,130 @@
+"""Semantic segmentation on the shared trainer: ``--model segmenter --netS unet | fcn_resnet18 | ...``.
+
+Trains any ``--netS`` segmenter with per-pixel cross-entropy on ``--dataset_mode segmentation``
+(``images/`` + ``masks/``; with no ``--dataroot`` the built-in ``toy_shapes``). After every epoch
+the trainer scores the test split (pixel accuracy and mean IoU); so does ``test.py``, with a page
+of pictures, true masks and predicted masks.
+"""
+import argparse
+from typing import Dict, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import GantoolError
+from ..label_metrics import IGNORE_INDEX, colorize
+from .base import MODELS
+from .classifier import LabelRecipe
+
+
+def _class_count(opt: argparse.Namespace) -> Optional[int]:
+    """Classes named by the data's ``classes.txt`` (the built-in toy_shapes has four), else None."""
+    if opt.dataset_mode != "segmentation":
+        return None
+    if opt.dataroot is None:
+        from ..data.toy_shapes import CLASSES
+
+        return len(CLASSES)
+    from ..data.segmentation import read_class_names
+
+    return len(read_class_names(opt.dataroot)) or None
+
+
+@MODELS.register("segmenter")
+class Segmenter(LabelRecipe):
+    """A ``--netS`` segmenter: (N, input_nc, H, W) -> (N, num_classes, H, W) logits, per-pixel
+    cross-entropy (mask value 255 is ignored). Batches hold 'A' (N, input_nc, H, W) in [-1, 1]
+    and 'mask' (N, H, W) int64.
+
+    Args:
+        netS: a ``--netS`` name; input_nc: image channels; num_classes: classes (background included);
+        small_input: the fcn_* small-input trunk (stride 8 instead of 32);
+        base_channels, unet_depth: width and depth of ``unet``; lr, beta1, beta2: Adam.
+    """
+
+    loss_names = ["CE"]
+    visual_names = ["image", "mask", "predicted"]
+    key = "S"
+    score_names = {"accuracy": "pixel_accuracy", "mIoU": "mIoU"}
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
+        parser.add_argument("--netS", default="unet", help="segmenter: unet, fcn_resnet18, fcn_resnet34, "
+                                                          "fcn_resnet50, fcn_vgg16")
+        parser.add_argument("--num_classes", type=int, default=None,
+                            help="classes, background included (default: the lines of <dataroot>/classes.txt)")
+        parser.add_argument("--small_input", action="store_true", help="fcn_*: trunk with 8x, not 32x, downsampling")
+        parser.add_argument("--base_channels", type=int, default=64, help="unet: channels of the first level")
+        parser.add_argument("--unet_depth", type=int, default=4, help="unet: number of 2x downsamplings")
+        parser.set_defaults(dataset_mode="segmentation", batch_size=16, no_flip=False)
+        if is_train:
+            parser.set_defaults(lr=1e-3, beta1=0.9, n_epochs=10, n_epochs_decay=10, print_freq=800,
+                                display_freq=1600, update_html_freq=1600, save_epoch_freq=5)
+
+    @staticmethod
+    def demo_defaults(is_train: bool) -> dict:
+        # The built-in toy_shapes (500 training pictures at 64x64): see README for the measured time and scores.
+        demo = {"base_channels": 16, "unet_depth": 3}
+        return {**demo, "n_epochs": 6, "n_epochs_decay": 6} if is_train else demo
+
+    @staticmethod
+    def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
+        from ..backbones import SEGMENTERS
+
+        SEGMENTERS.get(opt.netS)  # a typo is reported now, before any data is read
+        count = _class_count(opt) if opt.num_classes is None else None
+        return {"num_classes": count} if count else {}
+
+    def __init__(self, device: torch.device, is_train: bool, netS: str = "unet", input_nc: int = 3,
+                 num_classes: Optional[int] = None, small_input: bool = False, base_channels: int = 64,
+                 unet_depth: int = 4, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999):
+        if num_classes is None:
+            raise GantoolError("--num_classes is needed (the data has no classes.txt): the number of classes, "
+                               "background included")
+        super().__init__(device, is_train, num_classes, lr, beta1, beta2)
+        from ..backbones import build_segmenter
+
+        if netS == "unet":
+            options, arch = {"base_channels": base_channels, "depth": unet_depth}, \
+                f" --base_channels {base_channels} --unet_depth {unet_depth}"
+        else:
+            options, arch = ({"small_input": True}, " --small_input") if small_input else ({}, "")
+        if min(base_channels, unet_depth) < 1:
+            raise GantoolError(f"--base_channels and --unet_depth must be positive, got {base_channels} and {unet_depth}")
+        if small_input and not netS.startswith("fcn_"):
+            raise GantoolError(f"--small_input applies to the fcn_* segmenters, not --netS {netS}")
+        net = build_segmenter(netS, input_nc, num_classes, **options)
+        self.add_network(net, f"--netS {netS} --input_nc {input_nc} --num_classes {num_classes}{arch}")
+
+    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        images, masks = batch["A"], batch["mask"]  # (N, C, H, W), (N, H, W)
+        self.check_labels(masks, "mask value")
+        logits = self.networks["S"](images)  # (N, num_classes, H, W)
+        loss = F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX)
+        opt = self.optimizers["S"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        predicted = logits.detach().argmax(1)
+        self.train_scores.update(predicted, masks)
+        self.visuals = {"image": images[:1].detach(), "mask": colorize(masks[:1], self.num_classes),
+                        "predicted": colorize(predicted[:1], self.num_classes)}
+        return {"CE": loss.detach()}
+
+    def end_of_epoch(self, epoch: int) -> Optional[str]:
+        scores = self.train_scores.scores()
+        self.train_scores.reset()
+        return f"training pixel accuracy {scores['accuracy']:.4f}, mIoU {scores['mIoU']:.4f}" if scores else None
+
+    @torch.no_grad()
+    def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        images = batch["A"]
+        predicted = self.networks["S"](images).argmax(1)  # (N, H, W)
+        visuals = {"image": images}
+        if "mask" in batch:
+            self.check_labels(batch["mask"], "mask value")
+            self.test_scores.update(predicted, batch["mask"])
+            visuals["mask"] = colorize(batch["mask"], self.num_classes)
+        visuals["predicted"] = colorize(predicted, self.num_classes)
+        return visuals
