@@ -20,6 +20,16 @@ def write_images(folder, count, size=(16, 16), mode="RGB", seed=0, prefix="img")
         Image.fromarray(pixels).convert(mode).save(os.path.join(folder, f"{prefix}{i:03d}.png"))
 
 
+@pytest.fixture(scope="module")
+def single_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("single_thread")``):
+    on a busy 2-core machine torch's threads spin-wait on each other, up to ~8x slower. Restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def unaligned_root(tmp_path):
     """A 4+4 image unaligned dataset (32x32) with a 2+2 test split."""

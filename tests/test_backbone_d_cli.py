@@ -12,13 +12,7 @@ GAN = ["--gpu_ids", "-1", "--display_id", "0", "--max_dataset_size", "16", "--ba
        "--n_epochs", "1", "--n_epochs_decay", "0", "--print_freq", "8", "--ngf", "8", "--ndf", "8", "--seed", "3"]
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """One intra-op thread: on a busy 2-core machine threads spin-wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _losses(run):

@@ -12,13 +12,7 @@ from gantool.networks import DISCRIMINATORS, define_D
 from gantool.networks.backbone_discriminator import BACKBONE_DISCRIMINATORS, CLASSIFIER_NAMES
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a busy 2-core machine threads spin-wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_every_classifier_is_a_discriminator_and_the_classic_names_stay():

@@ -18,13 +18,7 @@ REAL = ["lenet", "alexnet", "vgg11_bn", "nin", "googlenet", "resnet18", "resnet3
         "densenet_small"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a busy 2-core machine threads spin-wait on each other (see test_networks)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_registry_names():

@@ -8,13 +8,7 @@ from gantool.backbones.fcn import bilinear_kernel
 from gantool.errors import UnknownNameError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a busy 2-core machine threads spin-wait on each other (see test_networks)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_registry_names():

@@ -17,13 +17,7 @@ from gantool.errors import GantoolError
 COMMON = ["--gpu_ids", "-1", "--display_id", "0", "--seed", "1"]
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """One intra-op thread: on a busy 2-core machine threads spin-wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _eval_log(run):

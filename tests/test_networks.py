@@ -20,14 +20,7 @@ from gantool.networks import (
 from gantool.networks.resnet_generator import ResnetGenerator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Run these tiny-tensor tests on one thread: on a busy 2-core machine, intra-op threads
-    spin-wait on each other and make the module ~8x slower. Restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 KEYS_FILE = Path(__file__).with_name("classic_network_keys.txt")

@@ -14,13 +14,7 @@ from gantool.networks import define_D, define_G
 from gantool.summary import summarize, summary
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a busy 2-core machine threads spin-wait on each other (see test_networks)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize("netD, n_layers_D, field, jump, out", [
