@@ -2,7 +2,8 @@
 import hashlib
 import os
 import random
-from typing import List, Optional
+import sys
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from PIL import Image
@@ -10,12 +11,15 @@ from torch.utils.data import Dataset
 
 from ..errors import GantoolError
 from ..registry import Registry
-from .image_io import IMG_EXTENSIONS, is_image_file, load_image, make_dataset
+from .image_io import IMG_EXTENSIONS, UnreadableImageError, is_image_file, load_image, make_dataset
+from .scan import ImageInfo, scan_images
 from .transforms import Preprocess, transform_image
 
 DATASETS = Registry("--dataset_mode")
 
 DIRECTIONS = ("AtoB", "BtoA")
+
+MAX_LISTED = 10  # unusable files named one per line; beyond that, one summary line
 
 
 def item_seed(seed: int, epoch: int, index: int, stream: str) -> int:
@@ -49,12 +53,22 @@ class FolderDataset(Dataset):
         max_dataset_size: at most this many files per folder.
         serial_batches: pair files by index instead of at random (unaligned mode).
         seed: base of every item's random crop, flip and pairing.
+        strict_data: stop with an error on an unusable image file (``--strict_data``) instead of
+            skipping it with a warning.
+
+    Every folder is screened when the dataset is built (``screen``): empty, truncated and
+    non-image files are skipped with one warning each (or refused with ``strict_data``), and
+    sizes that the preprocessing cannot use are reported before training starts. A file that
+    passes the screen but fails to decode later is skipped when it is met, with one warning,
+    and the next item takes its place. Subclasses implement ``get_item``.
 
     Call ``set_epoch(epoch)`` before each epoch (before creating the loader iterator, so that
     worker processes get the new value) to get fresh crops every epoch.
     """
 
     mode = ""  # the --dataset_mode name, for messages
+    full_scan = False  # screen by decoding every pixel (gantool check-data --full), not headers and file ends
+    scan_workers = 0  # processes for the screen (check-data)
 
     @staticmethod
     def builtin_defaults(is_train: bool) -> dict:
@@ -73,7 +87,7 @@ class FolderDataset(Dataset):
     def __init__(self, root: str, phase: str = "train", direction: str = "AtoB",
                  input_nc: int = 3, output_nc: int = 3, preprocess: Preprocess = Preprocess(),
                  max_dataset_size: float = float("inf"), serial_batches: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, strict_data: bool = False):
         if direction not in DIRECTIONS:
             raise GantoolError(
                 f"unknown --direction '{direction}'; choose from: {', '.join(DIRECTIONS)}")
@@ -92,7 +106,10 @@ class FolderDataset(Dataset):
         self.max_dataset_size = max_dataset_size
         self.serial_batches = serial_batches
         self.seed = seed
+        self.strict_data = strict_data
         self.epoch = 0
+        self.scans: List[Tuple[str, List[ImageInfo]]] = []  # (folder, every file's ImageInfo), for check-data
+        self._skipped: set = set()
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random crops, flips and pairings ``__getitem__`` returns."""
@@ -112,6 +129,76 @@ class FolderDataset(Dataset):
     def load(self, path: str, channels: int, rng: random.Random) -> torch.Tensor:
         """Read and preprocess one image file into a (channels, H, W) tensor in [-1, 1]."""
         return self.transform(load_image(path, channels), rng, path)
+
+    def __getitem__(self, index: int) -> Dict:
+        """Item ``index`` (see the subclass); an undecodable file is skipped once, with a warning."""
+        self.check_index(index)
+        for attempt in range(len(self)):
+            try:
+                return self.get_item((index + attempt) % len(self))
+            except UnreadableImageError as error:
+                if self.strict_data:
+                    raise GantoolError(f"{error} (--strict_data stops here; without it the file is skipped)") from None
+                if error.path not in self._skipped:
+                    self._skipped.add(error.path)
+                    self.warn(f"skipping {error.path}: {error.reason}; another image takes its place")
+        raise GantoolError(f"none of the {len(self)} items of {self.root} can be read")
+
+    def get_item(self, index: int) -> Dict:
+        """The item dict for ``index``; subclasses implement it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def warn(message: str) -> None:
+        """One warning line on stderr (from DataLoader workers too)."""
+        print(f"gantool: warning: {message}", file=sys.stderr, flush=True)
+
+    def screen(self, paths: List[str], folder: str) -> List[str]:
+        """The usable files of ``paths`` (found in ``folder``), after one cheap read of each.
+
+        Unusable files are skipped with one warning each (at most ``MAX_LISTED`` lines), or
+        refused with ``strict_data``; ``check_images`` then checks the sizes.
+
+        Raises:
+            GantoolError: ``strict_data`` and an unusable file, no usable file at all, or sizes
+                the preprocessing cannot use.
+        """
+        infos = scan_images(paths, full=self.full_scan, workers=self.scan_workers)
+        self.scans.append((folder, infos))
+        bad = [i for i in infos if not i.ok]
+        good = [i for i in infos if i.ok]
+        if bad and (self.strict_data or not good):
+            why = "--strict_data refuses them" if good else "no usable image is left"
+            raise GantoolError(f"{len(bad)} of the {len(infos)} image files in {folder} cannot be used (first: "
+                               f"{bad[0].path}: {bad[0].problem}); {why}: fix or remove them (gantool check-data lists them)")
+        for info in bad[:MAX_LISTED]:
+            self.warn(f"skipping {info.path}: {info.problem}")
+        if len(bad) > MAX_LISTED:
+            self.warn(f"skipping {len(bad) - MAX_LISTED} more unusable files in {folder} "
+                      "(gantool check-data lists them all)")
+        self._skipped.update(i.path for i in bad)
+        self.check_images(good, folder)
+        return [i.path for i in good]
+
+    def usable_size(self, info: ImageInfo) -> Tuple[int, int]:
+        """(width, height) of the picture(s) that ``info``'s file gives; the aligned mode halves the width."""
+        return info.size
+
+    def check_images(self, infos: List[ImageInfo], folder: str) -> None:
+        """Refuse, before training, images that ``--preprocess crop`` cannot crop to ``--crop_size``.
+
+        The other modes scale images first, so any size works there (small images are upscaled).
+        """
+        crop = self.preprocess.crop_size
+        if self.preprocess.mode != "crop":
+            return
+        small = [i for i in infos if min(self.usable_size(i)) < crop]
+        if small:
+            w, h = self.usable_size(small[0])
+            raise GantoolError(
+                f"{len(small)} of the {len(infos)} images in {folder} are smaller than --crop_size {crop} "
+                f"(first: {os.path.basename(small[0].path)}, {w}x{h}); --preprocess crop cuts the crop from the "
+                "image as it is: use a smaller --crop_size, or --preprocess resize_and_crop to scale images first")
 
     def check_index(self, index: int) -> None:
         """Raise IndexError past the end, so plain iteration over the dataset stops."""
@@ -135,7 +222,7 @@ class FolderDataset(Dataset):
         paths = make_dataset(folder, self.max_dataset_size)
         if not paths:
             raise GantoolError(f"{folder} has no images (looked for {' '.join(IMG_EXTENSIONS)})")
-        return paths
+        return self.screen(paths, folder)
 
     def truth_for(self, folder: str, paths: List[str]) -> Optional[List[str]]:
         """Ground-truth files for ``paths`` (inside ``folder``) from the ``<folder>_truth`` sibling.

@@ -48,12 +48,13 @@ class ColorizationDataset(FolderDataset):
         self.paths = make_dataset(folder, self.max_dataset_size)
         if not self.paths:
             raise GantoolError(f"{folder} has no images")
+        self.paths = self.screen(self.paths, folder)
         self.has_truth = False
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> Dict:
+    def get_item(self, index: int) -> Dict:
         self.check_index(index)
         path = self.paths[index]
         rgb = self.load(path, 3, self.rng(index, "A"))  # (3, H, W) in [-1, 1]

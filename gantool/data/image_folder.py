@@ -42,6 +42,7 @@ class ImageFolderDataset(FolderDataset):
         self.paths = make_dataset(self.dir_in, self.max_dataset_size)
         if not self.paths:
             raise GantoolError(f"{self.dir_in} has no images (looked for {' '.join(IMG_EXTENSIONS)}, in subfolders too)")
+        self.paths = self.screen(self.paths, self.dir_in)
         classes = sorted({os.path.relpath(p, self.dir_in).split(os.sep)[0] for p in self.paths
                           if os.path.dirname(p) != self.dir_in})
         self.class_to_idx = {c: i for i, c in enumerate(classes)}
@@ -49,7 +50,7 @@ class ImageFolderDataset(FolderDataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> Dict:
+    def get_item(self, index: int) -> Dict:
         self.check_index(index)
         path = self.paths[index]
         top = os.path.relpath(path, self.dir_in).split(os.sep)[0]

@@ -13,6 +13,15 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".we
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
+class UnreadableImageError(GantoolError):
+    """An image file that cannot be decoded (empty, truncated, not an image); ``path`` names it."""
+
+    def __init__(self, path: str, reason: str = ""):
+        # One-argument form too: DataLoader workers re-raise exceptions as ``type(message)``.
+        super().__init__(f"cannot read image {path}: {reason}" if reason else path)
+        self.path, self.reason = path, reason
+
+
 def is_image_file(filename: str) -> bool:
     """True when ``filename`` ends in one of ``IMG_EXTENSIONS`` (any letter case)."""
     return filename.lower().endswith(IMG_EXTENSIONS)
@@ -87,7 +96,8 @@ def load_image(path: str, channels: int) -> Image.Image:
         A loaded ``PIL.Image.Image`` in mode "RGB" or "L".
 
     Raises:
-        GantoolError: the file is missing, unreadable or corrupt (the message names it).
+        UnreadableImageError: the file is missing, unreadable or corrupt (the message names it).
+        GantoolError: ``channels`` is not 1 or 3.
     """
     if channels not in (1, 3):
         raise GantoolError(f"image files can be read with 1 or 3 channels, not {channels}")
@@ -100,5 +110,5 @@ def load_image(path: str, channels: int) -> Image.Image:
         raise
     except Exception as error:  # decoders raise many types (OSError, SyntaxError, struct.error...)
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise GantoolError(f"cannot read image {path}: {reason}") from error
+        raise UnreadableImageError(path, reason) from error
     return img.convert("L") if channels == 1 else img.convert("RGB")

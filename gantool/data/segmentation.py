@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..errors import GantoolError
 from .base import DATASETS, FolderDataset
-from .image_io import IMG_EXTENSIONS, load_image
+from .image_io import IMG_EXTENSIONS, UnreadableImageError, load_image
 from .transforms import Preprocess, _random_crop
 
 _MASK_MODES = ("L", "P", "I", "I;16")
@@ -110,13 +110,13 @@ class SegmentationDataset(FolderDataset):
             mask = Image.open(path)
             mask.load()
         except OSError as err:
-            raise GantoolError(f"cannot read the mask {path}: {err}") from None
+            raise UnreadableImageError(path, f"not a readable mask ({err})") from None
         if mask.mode not in _MASK_MODES:
             raise GantoolError(f"{path} is a {mask.mode} image; a mask holds one class index per pixel "
                                "(a one-channel or palette PNG)")
         return mask
 
-    def __getitem__(self, index: int) -> Dict:
+    def get_item(self, index: int) -> Dict:
         self.check_index(index)
         path, mask_path = self.paths[index], self.mask_paths[index]
         image, mask = load_image(path, self.input_nc), self._read_mask(mask_path)

@@ -34,13 +34,14 @@ class SingleDataset(FolderDataset):
                 f"{self.root} has no images and no folder {side}; the single mode expects "
                 f"images directly in --dataroot or in {side}/ (see README)"
             )
+        self.paths = self.screen(self.paths, folder)
         self.truth_paths = self.truth_for(folder, self.paths)
         self.has_truth = self.truth_paths is not None
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> Dict:
+    def get_item(self, index: int) -> Dict:
         self.check_index(index)
         path = self.paths[index]
         item = {"A": self.load(path, self.input_nc, self.rng(index, "A")), "A_paths": path}

@@ -26,7 +26,8 @@ class UnalignedDataset(FolderDataset):
         sides = ("A", "B") if self.direction == "AtoB" else ("B", "A")
         self.dir_in, self.dir_out = (os.path.join(self.root, self.phase + s) for s in sides)
         layout = f"expects {self.phase}A/ and {self.phase}B/"
-        hint = ""
+        hint = (f"; other layouts: {self.phase}/ of A|B pairs (--dataset_mode aligned), a folder of images "
+                "(--dataset_mode single)")
         if os.path.isdir(os.path.join(self.root, self.phase)):
             hint = f"; it has {self.phase}/: try --dataset_mode aligned"
         self.in_paths = self.list_images(self.dir_in, layout, hint)
@@ -37,7 +38,7 @@ class UnalignedDataset(FolderDataset):
     def __len__(self) -> int:
         return max(len(self.in_paths), len(self.out_paths))
 
-    def __getitem__(self, index: int) -> Dict:
+    def get_item(self, index: int) -> Dict:
         self.check_index(index)
         i_in = index % len(self.in_paths)
         if self.serial_batches:
