@@ -9,6 +9,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["gantool", "gantool.*"]),
+    # The small pretrained generators (gantool/pretrained/<name>/latest_net_G.pth + .json).
+    package_data={"gantool": ["pretrained/*/*.pth", "pretrained/*/*.json"]},
     install_requires=[
         # The pair must match: torchvision's compiled ops are built against one torch release.
         "torch==2.14.1",
@@ -21,6 +23,8 @@ setup(
         # tornado 6.6 answers 403 for visdom's page.
         "tornado<6.6",
     ],
-    extras_require={"test": ["pytest"]},
+    # The tests cover the ONNX export too, so they install what it needs.
+    extras_require={"test": ["pytest", "onnx==1.23.2", "onnxscript==0.7.2"],
+                    "onnx": ["onnx==1.23.2", "onnxscript==0.7.2"]},
     entry_points={"console_scripts": ["gantool=gantool.cli:main"]},
 )

@@ -67,9 +67,14 @@ def unwrap(net: nn.Module) -> nn.Module:
 
 
 def save_network(net: nn.Module, path: str) -> None:
-    """Save the unwrapped network's state dict (on the CPU) to ``path`` atomically."""
-    state = OrderedDict((k, v.detach().cpu()) for k, v in unwrap(net).state_dict().items())
+    """Save the unwrapped network's state dict (on the CPU) to ``path`` atomically, and its
+    architecture (``net.gantool_arch``, see ``gantool.arch``) as a JSON side file when it has one."""
+    from .arch import write_arch
+
+    net = unwrap(net)
+    state = OrderedDict((k, v.detach().cpu()) for k, v in net.state_dict().items())
     atomic_save(state, path)
+    write_arch(net, path)
 
 
 def load_file(path: str, what: str = "checkpoint"):
@@ -161,3 +166,18 @@ def load_network(net: nn.Module, path: str, options_hint: str = "") -> None:
         asked = f" ({options_hint})" if options_hint else ""
         raise GantoolError(f"{path} does not fit the network you asked for{asked}: {detail}; {hint}")
     target.load_state_dict(state, strict=True)
+
+
+def remove_stale_temporaries(folder: str) -> None:
+    """Delete the temporary files of atomic writes that never finished (a process killed mid-save).
+
+    Only call this while no other process writes into ``folder``.
+    """
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name.startswith(".") and name.endswith(".tmp"):
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass

@@ -74,10 +74,14 @@ def test_test_py_writes_seeded_samples_and_a_grid(tmp_path):
     read = lambda r, f: (tmp_path / r / "g" / "test_latest" / "images" / f).read_bytes()  # noqa: E731
     assert read("r1", "grid_fake.png") == read("r2", "grid_fake.png")
     assert read("r1", "grid_fake.png") != read("r3", "grid_fake.png")
-    # A generator saved at another size is named in one line with the options that build it.
+    # Without --img_size 16 the generator's side file (gantool.arch) rebuilds it at its own size; a classic file
+    # (no side file) saved at another size is named in one line with the options that build it.
+    default_size = ["--model", "gan", "--checkpoints_dir", str(tmp_path), "--name", "g", "--gpu_ids", "-1",
+                    "--results_dir", str(tmp_path / "x")]
+    assert build_tester(parse(default_size, is_train=False), lambda m: None).recipe.img_size == 16
+    os.remove(tmp_path / "g" / "latest_net_G.json")
     with pytest.raises(GantoolError, match=r"does not fit .*--img_size 28"):
-        build_tester(parse(["--model", "gan", "--checkpoints_dir", str(tmp_path), "--name", "g", "--gpu_ids", "-1",
-                            "--results_dir", str(tmp_path / "x")], is_train=False))
+        build_tester(parse(default_size, is_train=False))
 
 
 def test_options_follow_img_size_and_sample_interval():

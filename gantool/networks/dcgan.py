@@ -56,6 +56,9 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.latent_dim = latent_dim
+        # Saved beside its checkpoints (gantool.arch): test.py and the API rebuild it without options.
+        self.gantool_arch = {"builder": "dcgan", "kwargs": {"latent_dim": latent_dim, "channels": channels,
+                                                            "img_size": img_size, "ngf": ngf}}
 
     def forward(self, z: Tensor) -> Tensor:
         z = z.reshape(z.shape[0], self.latent_dim, 1, 1)  # (N, nz, 1, 1)
