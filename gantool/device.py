@@ -1,4 +1,4 @@
-"""Deciding the device once, from ``--gpu_ids``."""
+"""Deciding the device once, from ``--gpu_ids``; under torchrun, distributed init too."""
 from typing import List, Optional, Tuple
 
 import torch
@@ -45,3 +45,38 @@ def select_device(gpu_ids: Optional[List[int]]) -> Tuple[torch.device, List[int]
     if len(gpu_ids) > 1:
         message += f"; only GPU {gpu_ids[0]} of --gpu_ids {','.join(map(str, gpu_ids))} is used (one GPU per process)"
     return torch.device("cuda", gpu_ids[0]), gpu_ids, message
+
+
+def select_training_device(gpu_ids: Optional[List[int]]) -> Tuple[torch.device, List[int], str]:
+    """``select_device`` for training; under torchrun with several processes, this process's device
+    and the process group (distributed init: NCCL between GPUs, gloo on the CPU).
+
+    Under torchrun, ``--gpu_ids -1`` (or no GPU with the default ``auto``) trains on the CPU; ``auto``
+    gives process ``LOCAL_RANK`` GPU ``LOCAL_RANK``; a list gives it ``gpu_ids[LOCAL_RANK]``, so it
+    must name one GPU per process of the machine.
+    """
+    from . import distributed
+
+    if not distributed.launched():
+        return select_device(gpu_ids)
+    env = distributed.env_ranks()
+    where = f"process {env['rank']} of {env['world_size']}"
+    if gpu_ids == [] or (gpu_ids is None and not torch.cuda.is_available()):
+        device, ids, message = torch.device("cpu"), [], f"gantool: {where} on the CPU (gloo)"
+    else:
+        if not torch.cuda.is_available():
+            select_device(gpu_ids)  # raises: no GPU
+        count = torch.cuda.device_count()
+        ids = list(range(count)) if gpu_ids is None else gpu_ids
+        if len(ids) < env["local_world_size"]:
+            raise GantoolError(f"--gpu_ids {','.join(map(str, ids))} names {len(ids)} GPU(s) for "
+                               f"{env['local_world_size']} processes on this machine: name one per process "
+                               f"(--nproc_per_node {len(ids)}, or more GPUs)")
+        gpu = ids[env["local_rank"]]
+        if gpu >= count:
+            raise GantoolError(f"--gpu_ids asks for GPU {gpu}, but this machine has {count} (ids 0..{count - 1})")
+        torch.cuda.set_device(gpu)
+        device = torch.device("cuda", gpu)
+        message = f"gantool: {where} on GPU {gpu} ({torch.cuda.get_device_name(gpu)}, NCCL)"
+    distributed.init_process_group(device)
+    return device, ids, message

@@ -23,7 +23,7 @@ DISCRIMINATORS = Registry("--netD")
 
 from . import patchgan, resnet_generator, unet_generator  # noqa: E402,F401  (fill the registries)
 from . import backbone_discriminator  # noqa: E402,F401  (--netD from the classifier and segmenter backbones)
-from .norm import get_norm_layer, init_weights  # noqa: E402
+from .norm import get_norm_layer, init_weights, mixes_samples  # noqa: E402
 from .padding import crop_to, pad_to_multiple  # noqa: E402
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "define_D",
     "get_norm_layer",
     "init_weights",
+    "mixes_samples",
     "pad_to_multiple",
     "crop_to",
 ]
@@ -65,7 +66,8 @@ def define_G(
 
     Returns:
         The generator on the CPU: (N, input_nc, H, W) -> (N, output_nc, H, W), with an integer
-        ``size_multiple`` attribute that H and W must divide into.
+        ``size_multiple`` attribute that H and W must divide into, and ``gantool_arch`` (these
+        constructor options, written beside its checkpoints by ``save_network``).
 
     Raises:
         UnknownNameError: for an unknown ``netG``, ``norm`` or ``init_type``; lists the choices.
@@ -78,7 +80,11 @@ def define_G(
         norm_layer=get_norm_layer(norm),
         use_dropout=use_dropout,
     )
-    return init_weights(net, init_type, init_gain)
+    net = init_weights(net, init_type, init_gain)
+    # Saved beside its checkpoints (gantool.arch), so test.py and Translator.load rebuild it without options.
+    net.gantool_arch = {"builder": "define_G", "kwargs": dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf,
+                                                              netG=netG, norm=norm, use_dropout=bool(use_dropout))}
+    return net
 
 
 def define_D(

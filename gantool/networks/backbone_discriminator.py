@@ -94,7 +94,9 @@ def _small_input(image_size: Optional[int]) -> bool:
 def _resolve_norm(backbone_norm: str, norm: str) -> str:
     if backbone_norm not in BACKBONE_NORMS:
         raise GantoolError(f"unknown --D_backbone_norm '{backbone_norm}'; choose from: {', '.join(BACKBONE_NORMS)}")
-    return norm if backbone_norm == "auto" else backbone_norm
+    if backbone_norm == "auto":
+        return "batch" if norm == "syncbatch" else norm  # SyncBatchNorm is converted from BatchNorm later
+    return backbone_norm
 
 
 def build_backbone_discriminator(netD: str, input_nc: int, ndf: int = 64, norm: str = "batch", head: str = "global",

@@ -24,6 +24,13 @@ def _batch() -> NormLayer:
     return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
 
 
+@NORMS.register("syncbatch")
+def _syncbatch() -> NormLayer:
+    # Built as BatchNorm2d (same keys, so checkpoints move between batch and syncbatch); under torchrun the
+    # trainer converts it to nn.SyncBatchNorm (distributed.wrap_networks): statistics over all processes' batches.
+    return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+
+
 @NORMS.register("instance")
 def _instance() -> NormLayer:
     # No parameters and no buffers: the published CycleGAN generators have no norm keys.
@@ -42,7 +49,8 @@ def get_norm_layer(norm: str = "instance") -> NormLayer:
     """Return the normalization-layer constructor for a ``--norm`` name.
 
     Args:
-        norm: ``"batch"`` (BatchNorm2d, affine, running stats), ``"instance"`` (InstanceNorm2d,
+        norm: ``"batch"`` (BatchNorm2d, affine, running stats; ``"syncbatch"``: the same, synchronised
+            across processes under torchrun), ``"instance"`` (InstanceNorm2d,
             no affine, no running stats) or ``"none"`` (identity).
 
     Returns:
@@ -124,3 +132,9 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
 
     net.apply(init_module)
     return net
+
+
+def mixes_samples(net: nn.Module) -> bool:
+    """Whether ``net`` has a layer whose training output depends on the other samples of the batch
+    (batch norm and its synchronised form); without one, concatenating inputs into one call is exact."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
