@@ -11,12 +11,15 @@ from typing import Callable
 
 import torch
 
-from . import data
+from . import data, distributed
+from .arch import options_from_checkpoints
 from .checkpoint import load_network
-from .device import select_device
+from .device import select_device, select_training_device
 from .errors import GantoolError
 from .models import MODELS
 from .options import format_options, save_options
+from .speed import configure
+from .pretrained import checkpoint_folder, shipped_folder, shipped_names
 
 
 def _matching(fn: Callable, opt: argparse.Namespace, **given) -> dict:
@@ -24,6 +27,10 @@ def _matching(fn: Callable, opt: argparse.Namespace, **given) -> dict:
     kwargs = {name: getattr(opt, name) for name in params if hasattr(opt, name)}
     kwargs.update({k: v for k, v in given.items() if k in params})
     return kwargs
+
+
+def _silent(message: str) -> None:
+    pass
 
 
 def seed_everything(seed: int) -> None:
@@ -51,7 +58,8 @@ def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):
     cls = data.DATASETS.get(opt.dataset_mode)
     shared = dict(root=dataroot(opt, log), phase=opt.phase, direction=opt.direction, input_nc=opt.input_nc,
                   output_nc=opt.output_nc, preprocess=preprocess, max_dataset_size=opt.max_dataset_size,
-                  serial_batches=opt.serial_batches, seed=opt.seed)
+                  serial_batches=opt.serial_batches, seed=opt.seed,
+                  strict_data=getattr(opt, "strict_data", False))
     params = inspect.signature(cls.__init__).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         shared = {k: v for k, v in shared.items() if k in params}
@@ -61,7 +69,9 @@ def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):
 def build_recipe(opt: argparse.Namespace, device: torch.device):
     """The ``--model`` recipe on ``device``, its networks freshly initialised."""
     cls = MODELS.get(opt.model)
-    return cls(**_matching(cls.__init__, opt, device=device, is_train=opt.is_train))
+    # Under torchrun, each process's image pools get their own seed and share of --pool_size.
+    return cls(**_matching(cls.__init__, opt, device=device, is_train=opt.is_train,
+                           **distributed.recipe_overrides(opt)))
 
 
 def run_dir(opt: argparse.Namespace) -> str:
@@ -81,22 +91,40 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     from .trainer import Trainer
     from .viz.visualizer import TrainingVisualizer
 
-    device, _, message = select_device(opt.gpu_list)
+    device, _, message = select_training_device(opt.gpu_list)  # under torchrun: joins the process group
+    if not distributed.is_main():
+        log = _silent  # rank 0 alone talks to the user and writes files
     log(message)
+    if distributed.is_active():
+        # Without --seed each process drew its own: rank 0's is the run's (data order, weights).
+        opt = argparse.Namespace(**{**vars(opt), "seed": distributed.broadcast(opt.seed)})
+        log(f"gantool: {distributed.world_size()} processes (DistributedDataParallel), batch size "
+            f"{opt.batch_size} each, {opt.batch_size * distributed.world_size()} in all")
+    elif opt.norm == "syncbatch":
+        log("gantool: --norm syncbatch in a single process is plain batch norm (it synchronises under torchrun)")
     folder = run_dir(opt)
     if opt.verbose:
         log(format_options(opt))
-    save_options(opt, folder)
+    if distributed.is_main():
+        save_options(opt, folder)
     seed_everything(opt.seed)
-    dataset = build_dataset(opt, log)
+    with distributed.main_first():  # the built-in dataset is generated once
+        dataset = build_dataset(opt, log)
     recipe = build_recipe(opt, device)
+    configure(recipe, device, opt.precision, opt.channels_last, opt.compile, opt.nan_policy, log)
     if opt.verbose:
         for name, net in recipe.networks.items():
             log(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters")
-    visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id, display_server=opt.display_server,
-                                    display_port=opt.display_port, display_env=opt.display_env,
-                                    display_ncols=opt.display_ncols, display_winsize=opt.display_winsize,
-                                    use_html=not opt.no_html, resume=opt.continue_train, log=log)
+    if distributed.is_active():
+        distributed.wrap_networks(recipe, device, sync_batchnorm=opt.norm == "syncbatch")
+        seed_everything(opt.seed + distributed.rank())  # noise and dropout differ per process
+    visualizer = distributed.Silent()
+    if distributed.is_main():
+        visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id,
+                                        display_server=opt.display_server, display_port=opt.display_port,
+                                        display_env=opt.display_env, display_ncols=opt.display_ncols,
+                                        display_winsize=opt.display_winsize, use_html=not opt.no_html,
+                                        resume=opt.continue_train, log=log)
     eval_dataset = None
     if recipe.eval_phase is not None:
         # Scored as test.py reads a split: no flips, and no random crop (load_size = crop_size).
@@ -115,15 +143,27 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     log(message)
     seed_everything(opt.seed)
     recipe = build_recipe(opt, device)
-    folder = os.path.join(opt.checkpoints_dir, opt.name)
+    # checkpoints/<name>, else a model shipped inside the package (gantool/pretrained/<name>).
+    folder = checkpoint_folder(opt.checkpoints_dir, opt.name)
     if not os.path.isdir(folder):
+        shipped = ", ".join(shipped_names())
         raise GantoolError(f"no trained model {folder}: train one with train.py --name {opt.name}, "
-                           f"or check --name and --checkpoints_dir")
+                           f"or check --name and --checkpoints_dir" + (f" (shipped models: {shipped})" if shipped else ""))
+    if shipped_folder(opt.name) == folder:
+        log(f"gantool: using the pretrained model shipped with gantool ({folder})")
     label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
-    for name in recipe.networks_to_load():
-        load_network(recipe.networks[name], os.path.join(folder, f"{label}_net_{name}.pth"),
-                     recipe.arch_options.get(name, ""))
-    save_options(opt, folder)
+    paths = {name: os.path.join(folder, f"{label}_net_{name}.pth") for name in recipe.networks_to_load()}
+    # gantool's own checkpoints carry their architecture (gantool.arch): rebuild from it, no --netG needed.
+    arch_opt = options_from_checkpoints(opt, list(paths.values()), log)
+    if arch_opt is not opt:
+        opt = arch_opt
+        seed_everything(opt.seed)
+        recipe = build_recipe(opt, device)
+    for name, path in paths.items():
+        load_network(recipe.networks[name], path, recipe.arch_options.get(name, ""))
+    if folder != shipped_folder(opt.name):  # the package folder may be read-only
+        save_options(opt, folder)
+    configure(recipe, device, opt.precision, opt.channels_last, opt.compile, log=log)
     batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
     dataset = build_dataset(opt, log) if batches is None else None
     web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}")

@@ -3,7 +3,7 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-from .errors import GantoolError
+from .errors import GantoolError, Interrupted
 
 
 def log(message: str) -> None:
@@ -19,18 +19,33 @@ def _run(main: Callable[[List[str]], None], argv: Optional[List[str]]) -> int:
     except GantoolError as err:
         if "--debug" in argv:
             traceback.print_exc()
-        print(f"gantool: error: {err}", file=sys.stderr)
+        print(f"gantool: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except Interrupted as err:  # SIGINT/SIGTERM: training saved its state and stopped
+        print(str(err), file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("gantool: interrupted", file=sys.stderr)
         return 130
 
 
+def _one_line(err: GantoolError) -> str:
+    """The user's message; an error re-raised from a DataLoader worker carries the worker's traceback
+    in its text ("Caught ... in DataLoader worker process 0. Original Traceback ..."): keep its last line."""
+    text = str(err)
+    if "\nOriginal Traceback" in text:
+        text = text.rstrip().splitlines()[-1].split(": ", 1)[-1]
+    return text
+
+
 def _train(argv: List[str]) -> None:
     from .build import build_trainer
+    from .distributed import launch_for_gpus
     from .options import parse
 
-    build_trainer(parse(argv, is_train=True), log).fit()
+    opt = parse(argv, is_train=True)
+    launch_for_gpus(opt.gpu_list, log)  # --gpu_ids 0,1 with both GPUs present: becomes torchrun, one process each
+    build_trainer(opt, log).fit()
 
 
 def _test(argv: List[str]) -> None:
@@ -64,13 +79,35 @@ def dashboard_assets_main(argv: Optional[List[str]] = None) -> int:
     return _run(lambda args: assets_main(args, log), argv)
 
 
+def check_data_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool check-data --dataroot X [train.py options]``: exit 0 when training can read the data, else 2."""
+    from .data.check import check_data_main as check
+
+    return _run(lambda args: check(args, log), argv)
+
+
+def translate_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool translate IN -o OUT -c CHECKPOINT``: translate an image, a folder or a glob."""
+    from .translate_cli import translate_main as translate
+
+    return _run(lambda args: translate(args, log), argv)
+
+
+def export_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool export CHECKPOINT --format torchscript|onnx``: a checked, dynamic-size export."""
+    from .export import export_main as export
+
+    return _run(lambda args: export(args, log), argv)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``gantool train|test|dashboard|dashboard-assets [options]``."""
+    """``gantool train|test|translate|export|check-data|dashboard|dashboard-assets [options]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_main, "test": test_main, "dashboard": dashboard_main,
+    commands = {"train": train_main, "test": test_main, "translate": translate_main, "export": export_main,
+                "check-data": check_data_main, "dashboard": dashboard_main,
                 "dashboard-assets": dashboard_assets_main}
     if not argv or argv[0] not in commands:
-        print("usage: gantool {train,test,dashboard,dashboard-assets} [options]   "
+        print("usage: gantool {train,test,translate,export,check-data,dashboard,dashboard-assets} [options]   "
               "(gantool train --help for the options)", file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     return commands[argv[0]](argv[1:])

@@ -18,8 +18,11 @@ L_SCALE, AB_SCALE = 50.0, 110.0
 
 
 def _matmul_channels(matrix: Tensor, x: Tensor) -> Tensor:
-    """Apply a 3x3 ``matrix`` to the channel dimension -3 of ``x`` (..., 3, H, W)."""
-    return torch.einsum("ij,...jhw->...ihw", matrix, x)
+    """Apply a 3x3 ``matrix`` to the channel dimension -3 of ``x`` (..., 3, H, W), in float32 even
+    under bf16/fp16 autocast (an 8-bit mantissa would shift colours by several Lab units)."""
+    with torch.autocast(x.device.type, enabled=False):
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        return torch.einsum("ij,...jhw->...ihw", matrix.to(dtype), x.to(dtype))
 
 
 def _const(values, like: Tensor) -> Tensor:

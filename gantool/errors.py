@@ -11,3 +11,11 @@ class GantoolError(Exception):
 
 class UnknownNameError(GantoolError, ValueError):
     """An unknown registry name (``--model``, ``--netG``, ...). Also a ``ValueError`` for API users."""
+
+
+class Interrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM after saving its state; ``exit_code`` is 128 + the signal."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -41,7 +41,8 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--freeze_D_backbone", action="store_true", help="backbone --netD: keep the trunk fixed")
     g.add_argument("--D_backbone_norm", default="auto", choices=["auto", "batch", "instance", "spectral", "none"],
                    help="backbone --netD: what becomes of the trunk's BatchNorm; auto follows --norm")
-    g.add_argument("--norm", default="instance", help="normalisation: instance, batch, none")
+    g.add_argument("--norm", default="instance",
+                   help="normalisation: instance, batch, syncbatch (batch norm synchronised under torchrun), none")
     g.add_argument("--init_type", default="normal", help="weight init: normal, xavier, kaiming, orthogonal")
     g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
     g.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
@@ -57,7 +58,17 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preprocess", default="resize_and_crop",
                    help="resize_and_crop, crop, scale_width, scale_width_and_crop, none")
     g.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
+    g.add_argument("--strict_data", action="store_true",
+                   help="stop before training on an unreadable image file instead of skipping it with a warning")
     g.add_argument("--display_winsize", type=int, default=256, help="image width in the dashboard and HTML pages")
+    g = parser.add_argument_group("speed")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 autocast where the CPU/GPU computes bf16, fp16 with loss scaling on older "
+                        "GPUs, else fp32")
+    g.add_argument("--channels_last", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
+                   help="channels-last memory layout; auto: the measured choice for the device (see README)")
+    g.add_argument("--compile", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
+                   help="torch.compile the networks; auto: the measured choice for the device (see README)")
     g = parser.add_argument_group("loading")
     g.add_argument("--epoch", default="latest", help="which saved epoch to load: latest or a number")
     g.add_argument("--load_iter", type=int, default=0, help="if > 0, load the iter_<N> files instead of --epoch")
@@ -99,6 +110,8 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr_policy", default="linear", choices=["linear", "step", "plateau", "cosine"],
                    help="learning rate schedule")
     g.add_argument("--lr_decay_iters", type=int, default=50, help="step policy: epochs between x0.1 steps")
+    g.add_argument("--nan_policy", default="stop", choices=["stop", "skip"],
+                   help="a NaN/inf loss: stop (keep the last good checkpoint) or skip that update")
 
 
 def _test_options(parser: argparse.ArgumentParser) -> None:

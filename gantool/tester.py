@@ -125,7 +125,10 @@ class Tester:
         for batch in loader:
             if count >= total:
                 return
-            visuals = self.recipe.test_step(self.recipe.to_device(batch))
+            with self.recipe.precision.autocast():
+                visuals = self.recipe.test_step(self.recipe.to_device(batch))
+            # bf16/fp16 outputs of autocast become float32 for metrics and image files
+            visuals = {k: v.float() if v.is_floating_point() else v for k, v in visuals.items()}
             for j in range(next(iter(visuals.values())).shape[0]):
                 yield batch, j, {label: v[j:j + 1] for label, v in visuals.items()}
                 count += 1

@@ -3,17 +3,22 @@
 The trainer owns the epochs, data order, learning-rate schedules, logging cadence, checkpoints
 and exact resume; the recipe owns one training step. It never looks at which model it runs.
 """
+import math
 import os
 import random
+import signal
+import threading
 import time
 from typing import Callable, Dict, List, Optional
 
 import torch
 from torch.utils.data import DataLoader
 
-from .checkpoint import atomic_save, load_file, load_network, save_network
-from .errors import GantoolError
+from . import distributed
+from .checkpoint import atomic_save, load_file, load_network, remove_stale_temporaries, save_network, unwrap
+from .errors import GantoolError, Interrupted
 from .models.base import Recipe
+from .nan_guard import NanGuard, NonFiniteLoss
 from .schedulers import make_scheduler, step_scheduler
 from .viz.loss_log import LossLog
 
@@ -48,7 +53,7 @@ class Trainer:
                  print_freq: int = 100, display_freq: int = 400, update_html_freq: int = 1000,
                  save_latest_freq: int = 5000, save_epoch_freq: int = 5, save_by_iter: bool = False,
                  max_iters: int = 0, continue_train: bool = False, epoch: str = "latest",
-                 visualizer=None, log: Callable[[str], None] = print, eval_dataset=None):
+                 visualizer=None, log: Callable[[str], None] = print, eval_dataset=None, nan_policy: str = "stop"):
         self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
         self.seed = seed
@@ -62,6 +67,11 @@ class Trainer:
         self.scheduler_epoch_count = 1
         self.epoch, self.epoch_iter, self.total_iters = 1, 0, 0
         self.loss_sum, self.loss_count = 0.0, 0
+        self.nan_guard = NanGuard(nan_policy)
+        # On the CPU a host check costs nothing: look at every step; on a GPU only before printing or saving.
+        self.check_every_step = recipe.device.type != "cuda"
+        self.last_saved: Optional[str] = None  # the last good full state, named in a NaN report
+        self.stop_signal: Optional[int] = None
 
     # ----------------------------------------------------------------- data order
     def _indices(self, epoch: int) -> List[int]:
@@ -74,7 +84,10 @@ class Trainer:
 
     def _loader(self, epoch: int, skip: int) -> DataLoader:
         self.dataset.set_epoch(epoch)
-        indices = self._indices(epoch)[skip:]
+        if distributed.is_active():  # this process's shard of the same order (a DistributedSampler)
+            indices = distributed.ShardSampler(self.dataset, epoch, skip, self.shuffle, self.seed * 100003)
+        else:
+            indices = self._indices(epoch)[skip:]
         # Its own generator: starting an iterator draws a base seed, which taken from the global RNG would
         # shift every later draw (noise, dropout) of a resumed run, since a resume starts one more iterator.
         g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
@@ -93,16 +106,20 @@ class Trainer:
         rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
         if self.recipe.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.recipe.device)
+        extra = self.recipe.extra_state()
+        # Under torchrun every process has its own random streams and image pools: rank 0 keeps them all.
+        ranks = distributed.gather_to_main({"rng": rng, "recipe": extra}) if distributed.is_active() else None
         return {
             "format": STATE_FORMAT, "epoch": self.epoch, "epoch_iter": self.epoch_iter,
             "total_iters": self.total_iters, "seed": self.seed, "dataset_size": len(self.dataset),
             "scheduler_epoch_count": self.scheduler_epoch_count, "loss_sum": self.loss_sum,
             "loss_count": self.loss_count,
-            "networks": {k: {n: t.detach().cpu() for n, t in v.state_dict().items()}
+            "networks": {k: {n: t.detach().cpu() for n, t in unwrap(v).state_dict().items()}
                          for k, v in self.recipe.networks.items()},
             "optimizers": {k: v.state_dict() for k, v in self.recipe.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "recipe": self.recipe.extra_state(), "rng": rng,
+            "recipe": extra, "rng": rng, "precision": self.recipe.precision.state_dict(),
+            **({"ranks": ranks} if ranks else {}),
         }
 
     def load_state_dict(self, state: dict, path: str) -> None:
@@ -122,19 +139,27 @@ class Trainer:
             sched.load_state_dict(state["schedulers"][name])
         for name, opt in self.recipe.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        self.recipe.load_extra_state(state["recipe"])
+        own = _own_part(state, path)  # this process's random state and pools ({"rng", "recipe"})
+        self.recipe.load_extra_state(own["recipe"])
+        self.recipe.precision.load_state_dict(state.get("precision", {}))
         self.epoch, self.epoch_iter, self.total_iters = state["epoch"], state["epoch_iter"], state["total_iters"]
         self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
         self.seed = self.dataset.seed = state["seed"]
-        torch.set_rng_state(state["rng"]["torch"])
-        random.setstate(state["rng"]["python"])
-        if "cuda" in state["rng"] and self.recipe.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.recipe.device)
+        torch.set_rng_state(own["rng"]["torch"])
+        random.setstate(own["rng"]["python"])
+        if "cuda" in own["rng"] and self.recipe.device.type == "cuda":
+            torch.cuda.set_rng_state(own["rng"]["cuda"], self.recipe.device)
 
     def save(self, label: str, with_state: bool) -> None:
         """Write ``<label>_net_<name>.pth`` for every network, and the training state if asked."""
+        self._check_finite()  # never overwrite a good checkpoint with a broken state
         if with_state:
-            atomic_save(self.state_dict(), os.path.join(self.run_dir, STATE_FILE))
+            state = self.state_dict()  # on every process: it gathers their random states
+            if distributed.is_main():
+                atomic_save(state, os.path.join(self.run_dir, STATE_FILE))
+            self.last_saved = f"{STATE_FILE} at epoch {self.epoch}, image {self.epoch_iter}"
+        if not distributed.is_main():
+            return  # rank 0 alone writes files
         for name, net in self.recipe.networks.items():
             save_network(net, os.path.join(self.run_dir, f"{label}_net_{name}.pth"))
 
@@ -164,8 +189,12 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def _step(self, batch: dict) -> dict:
+        precision = self.recipe.precision
         try:
-            return self.recipe.training_step(self.recipe.to_device(batch))
+            with precision.autocast():
+                losses = self.recipe.training_step(self.recipe.to_device(batch))
+            precision.end_step()
+            return losses
         except ValueError as err:
             # Normalisation layers cannot work on a 1x1 map: the images are too small for the networks.
             if "spatial element" not in str(err):
@@ -185,20 +214,86 @@ class Trainer:
             self.epoch = self.epoch_count or 1
             self._make_schedulers(self.epoch)
         self.recipe.train()
-        loss_log = LossLog(os.path.join(self.run_dir, "loss_log.txt"))
+        loss_log = distributed.loss_log(os.path.join(self.run_dir, "loss_log.txt"))  # silent on ranks > 0
         last_epoch = self.n_epochs + self.n_epochs_decay
         if self.epoch > last_epoch:
             self.log(f"gantool: epoch {self.epoch} is past the last epoch ({last_epoch}); nothing to train")
             return
         self.log(f"gantool: training {len(self.dataset)} images per epoch, epochs {self.epoch}..{last_epoch}, "
                  f"batch size {self.batch_size}; writing to {self.run_dir}")
-        while self.epoch <= last_epoch:
-            if self._run_epoch(skip, last_epoch, loss_log):
-                return
-            skip = 0
-            self.epoch += 1
-            self.epoch_iter = 0
+        remove_stale_temporaries(self.run_dir)  # left by a run killed while saving
+        previous = self._catch_signals()
+        try:
+            while self.epoch <= last_epoch:
+                if self._run_epoch(skip, last_epoch, loss_log):
+                    return
+                skip = 0
+                self.epoch += 1
+                self.epoch_iter = 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.log(f"gantool: training finished; weights in {self.run_dir}/latest_net_*.pth")
+
+    def _catch_signals(self) -> dict:
+        """SIGINT and SIGTERM only set ``stop_signal``, read between steps; a second one acts at once
+        (the previous handler is back). Returns the previous handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum, frame):
+            self.stop_signal = signum
+            signal.signal(signum, previous[signum])
+
+        for sig in previous:
+            signal.signal(sig, handler)
+        return previous
+
+    def _stop_on_signal(self) -> None:
+        """Save the full state at the current step and leave with :class:`Interrupted`."""
+        self.save("latest", with_state=True)
+        name = signal.Signals(self.stop_signal).name
+        raise Interrupted(f"gantool: {name}: saved the training state at epoch {self.epoch}, image {self.epoch_iter} "
+                          f"({self.total_iters} images in all) to {os.path.join(self.run_dir, STATE_FILE)}; "
+                          "--continue_train resumes here", 128 + self.stop_signal)
+
+    def _batches(self, loader: DataLoader):
+        """The loader's batches; stops with a save when a signal came (also when the same Ctrl-C
+        killed a loader worker, which the loader reports as an error)."""
+        it = iter(loader)
+        while True:
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            except RuntimeError:
+                if self.stop_signal is None:
+                    raise
+                self._stop_on_signal()
+            if self._should_stop():
+                self._stop_on_signal()
+            yield batch
+
+    def _should_stop(self) -> bool:
+        """Whether a signal asks to stop; under torchrun all processes agree (each may have got it a step
+        apart), so that they save the same step together. One tiny all-reduce per step there."""
+        if distributed.is_active():
+            self.stop_signal = distributed.max_over_ranks(self.stop_signal or 0) or None
+        return self.stop_signal is not None
+
+    def _check_finite(self) -> None:
+        """The NaN guard's check; under torchrun a bad loss on any process stops them all at the same step."""
+        try:
+            self.nan_guard.check(self.last_saved)
+            error = None
+        except NonFiniteLoss as err:
+            error = err
+        if distributed.is_active() and distributed.max_over_ranks(int(error is not None)) and error is None:
+            error = NonFiniteLoss(f"another training process met a non-finite loss by image {self.total_iters}; "
+                                  "its log has the details. Training stopped without saving this state")
+        if error is not None:
+            raise error
 
     def _run_epoch(self, skip: int, last_epoch: int, loss_log: LossLog) -> bool:
         """One epoch from image ``skip``; returns True when ``max_iters`` stopped training."""
@@ -209,20 +304,30 @@ class Trainer:
         if skip == 0:
             self.loss_sum, self.loss_count = 0.0, 0
         bar = tqdm(total=len(self.dataset), initial=skip, unit="img", leave=False, dynamic_ncols=True,
-                   desc=f"epoch {self.epoch}/{last_epoch}", disable=None)
+                   desc=f"epoch {self.epoch}/{last_epoch}", disable=None if distributed.is_main() else True)
         t_data_start = time.time()
-        for batch in self._loader(self.epoch, skip):
+        for batch in self._batches(self._loader(self.epoch, skip)):
             t_data = time.time() - t_data_start
             step_start = time.time()
             n = batch[next(iter(batch))].shape[0] if batch else self.batch_size
+            n *= distributed.world_size()  # counters are in images of all processes
             losses = self._step(batch)
             self.total_iters += n
             self.epoch_iter += n
             bar.update(n)
+            self.nan_guard.observe((self.epoch, self.epoch_iter, self.total_iters), losses)
+            if self.check_every_step:
+                self._check_finite()
             if _crossed(self.total_iters, n, self.print_freq) or self.epoch_iter >= len(self.dataset):
+                self._check_finite()
                 values = {k: float(v) for k, v in losses.items()}  # the only host sync, at print time
-                self.loss_sum += sum(values.values())
-                self.loss_count += 1
+                values = distributed.mean_over_ranks(values)  # the global batch's losses, as one process logs
+                if all(math.isfinite(v) for v in values.values()):  # (a step skipped under --nan_policy skip)
+                    self.loss_sum += sum(values.values())
+                    self.loss_count += 1
+                skipped = self.nan_guard.take_report()
+                if skipped:
+                    self.log(f"gantool: {skipped}")
                 t_comp = (time.time() - step_start) / n
                 if _crossed(self.total_iters, n, self.print_freq):
                     message = loss_log.format(self.epoch, self.epoch_iter, values, t_comp, t_data)
@@ -270,7 +375,7 @@ class Trainer:
                             generator=torch.Generator().manual_seed(0))
         self.recipe.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self.recipe.precision.autocast():
                 for batch in loader:
                     self.recipe.test_step(self.recipe.to_device(batch))
         finally:
@@ -279,8 +384,11 @@ class Trainer:
 
     def _report_epoch(self, loss_log: LossLog, note: Optional[str]) -> None:
         """The recipe's end-of-epoch ``note`` and the scores on its ``eval_phase`` split: printed, appended
-        to loss_log.txt, and (scores) to ``eval_log.jsonl``, one JSON object per epoch."""
+        to loss_log.txt, and (scores) to ``eval_log.jsonl``, one JSON object per epoch. Rank 0 alone."""
         import json
+
+        if not distributed.is_main():
+            return
 
         lines = []
         if note:
@@ -298,10 +406,23 @@ class Trainer:
             loss_log.write(line)
 
 
+def _own_part(state: dict, path: str) -> dict:
+    """This process's ``{"rng", "recipe"}`` of a training state (the state itself when one process saved it)."""
+    saved = len(state.get("ranks") or [None])
+    if saved != distributed.world_size():
+        raise GantoolError(f"{path} was saved by {saved} training process(es) and this run has "
+                           f"{distributed.world_size()}: resume with the same number (torchrun --nproc_per_node), "
+                           "so that every process's random state and image pool continue exactly")
+    return state["ranks"][distributed.rank()] if "ranks" in state else state
+
+
 def _load_weights(net, state: dict, label: str, options_hint: str) -> None:
-    from .checkpoint import unwrap
+    from .checkpoint import describe_generator, unwrap
 
     target = unwrap(net)
-    if set(state) != set(target.state_dict()):
-        raise GantoolError(f"{label} does not fit the network ({options_hint}); was it saved with other options?")
+    own = target.state_dict()
+    if set(state) != set(own) or any(state[k].shape != v.shape for k, v in own.items()):
+        guess = describe_generator(state)
+        hint = f"it looks like it was saved with {guess}" if guess else "was it saved with other options?"
+        raise GantoolError(f"{label} does not fit the network you asked for ({options_hint}); {hint}")
     target.load_state_dict(state, strict=True)

@@ -7,6 +7,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..networks import crop_to, pad_to_multiple
+from ..precision import Precision, make_adam
 from ..registry import Registry
 
 MODELS = Registry("--model")
@@ -42,6 +43,9 @@ class Recipe:
         self.optimizers: Dict[str, torch.optim.Optimizer] = {}
         self.visuals: Dict[str, Tensor] = {}
         self.arch_options: Dict[str, str] = {}  # network name -> the options that built it, for errors
+        #: set by the trainer (``--precision``, ``--nan_policy``); fp32 for code that drives a recipe directly
+        self.precision = Precision("fp32", device)
+        self.memory_format = torch.contiguous_format  # the layout of 4-d inputs (``--channels_last``)
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
@@ -81,6 +85,17 @@ class Recipe:
         training accuracy) or None."""
         return None
 
+    def make_optimizer(self, name: str, params: Iterable[nn.Parameter], lr: float,
+                       betas: Tuple[float, float]) -> torch.optim.Optimizer:
+        """Register Adam (fused where available) as ``optimizers[name]``; returns it."""
+        self.optimizers[name] = make_adam(params, lr, betas, self.device)
+        return self.optimizers[name]
+
+    def update(self, name: str, loss: Tensor) -> None:
+        """Backward ``loss`` and step ``optimizers[name]`` through the run's precision (autocast off for
+        the backward, the fp16 gradient scaler, ``--nan_policy skip``); zero its gradients before the forward."""
+        self.precision.update(self.optimizers[name], loss)
+
     def networks_to_load(self) -> List[str]:
         """Names of the networks test.py loads from the checkpoint folder."""
         return list(self.networks)
@@ -103,7 +118,11 @@ class Recipe:
 
     def to_device(self, batch: Mapping[str, object]) -> Dict[str, object]:
         """Move the batch's tensors to the recipe's device."""
-        return {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        def move(v: Tensor) -> Tensor:
+            v = v.to(self.device, non_blocking=True)
+            return v.contiguous(memory_format=self.memory_format) if v.dim() == 4 else v
+
+        return {k: move(v) if isinstance(v, Tensor) else v for k, v in batch.items()}
 
     @staticmethod
     def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:

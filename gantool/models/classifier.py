@@ -68,7 +68,7 @@ class LabelRecipe(Recipe):
         self.networks[self.key] = net.to(self.device)
         self.arch_options[self.key] = arch_options
         if self.is_train:
-            self.optimizers[self.key] = torch.optim.Adam(net.parameters(), lr=self.lr, betas=self.betas)
+            self.make_optimizer(self.key, net.parameters(), self.lr, self.betas)
 
     def check_labels(self, labels: Tensor, what: str) -> None:
         """Raise a one-line error for labels outside [0, num_classes) (``IGNORE_INDEX`` is allowed: ignored)."""
@@ -166,10 +166,8 @@ class Classifier(LabelRecipe):
         weights = [1.0] + [0.3] * (len(outputs) - 1)
         loss = sum(w * F.cross_entropy(o.float(), labels, ignore_index=IGNORE_INDEX)
                    for w, o in zip(weights, outputs) if o is not None)
-        opt = self.optimizers["C"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimizers["C"].zero_grad(set_to_none=True)
+        self.update("C", loss)
         self.train_scores.update(logits.detach().argmax(1), labels)
         self._last_batch = images.detach()
         return {"CE": loss.detach()}

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..losses import GANLoss, cycle_loss, gradient_penalty, identity_loss
-from ..networks import define_D, define_G
+from ..networks import define_D, define_G, mixes_samples
 from ..pool import ImagePool
 from .base import MODELS, Recipe
 
@@ -74,8 +74,11 @@ class CycleGAN(Recipe):
         self.pool_A, self.pool_B = ImagePool(pool_size, seed=seed), ImagePool(pool_size, seed=seed + 1)
         G = itertools.chain(self.networks["G_A"].parameters(), self.networks["G_B"].parameters())
         D = itertools.chain(self.networks["D_A"].parameters(), self.networks["D_B"].parameters())
-        self.optimizers["G"] = torch.optim.Adam(G, lr=lr, betas=(beta1, beta2))
-        self.optimizers["D"] = torch.optim.Adam(D, lr=lr, betas=(beta1, beta2))
+        self.make_optimizer("G", G, lr, (beta1, beta2))
+        self.make_optimizer("D", D, lr, (beta1, beta2))
+        #: run several inputs through a network in one call (``_generator_passes``); exact only when no
+        #: layer mixes the samples of a batch, so off when any network has batch norm
+        self.batch_passes = not any(mixes_samples(net) for net in self.networks.values())
         if lambda_identity > 0:
             self.visual_names = ["real_A", "fake_B", "rec_A", "idt_B", "real_B", "fake_A", "rec_B", "idt_A"]
 
@@ -83,45 +86,62 @@ class CycleGAN(Recipe):
         return ["G_A", "G_B"]
 
     def _discriminator_loss(self, netD, real: Tensor, fake: Tensor) -> Tensor:
+        if self.batch_passes and real.shape == fake.shape:  # one pass over both: exact without batch norm
+            pred_real, pred_fake = _halves(netD(torch.cat([real, fake])), real.shape[0])
+        else:
+            pred_real, pred_fake = netD(real), netD(fake)
         # 0.5: the classic halving, so D learns slower than G.
-        loss = 0.5 * (self.gan_loss(netD(real), True) + self.gan_loss(netD(fake), False))
+        loss = 0.5 * (self.gan_loss(pred_real, True) + self.gan_loss(pred_fake, False))
         if self.gan_mode == "wgangp":
             loss = loss + gradient_penalty(netD, real, fake, lambda_gp=self.lambda_gp)
         return loss
 
+    def _generator_passes(self, real_A: Tensor, real_B: Tensor):
+        """fake_B, rec_A, fake_A, rec_B and (with the identity loss) idt_A = G_A(B), idt_B = G_B(A).
+
+        Batched, each generator's inputs go through it in as few calls as the data dependencies allow
+        (G_A: A and B; G_B: B, A and G_A(A); G_A: G_B(B)): three calls instead of six, with the same
+        results as long as no layer mixes samples (instance norm, not batch norm).
+        """
+        G_A, G_B = self.networks["G_A"], self.networks["G_B"]
+        n, idt = real_A.shape[0], self.lambda_identity > 0
+        if not self.batch_passes or real_A.shape != real_B.shape:  # (sizes differ with --preprocess none)
+            fake_B, fake_A = G_A(real_A), G_B(real_B)
+            rec_A, rec_B = G_B(fake_B), G_A(fake_A)
+            idt_A, idt_B = (G_A(real_B), G_B(real_A)) if idt else (None, None)
+            return fake_B, rec_A, fake_A, rec_B, idt_A, idt_B
+        out_A = (G_A(torch.cat([real_A, real_B])) if idt else G_A(real_A)).split(n)
+        fake_B, idt_A = out_A if idt else (out_A[0], None)
+        out_B = G_B(torch.cat([real_B, fake_B] + ([real_A] if idt else []))).split(n)
+        fake_A, rec_A = out_B[0], out_B[1]
+        idt_B = out_B[2] if idt else None
+        rec_B = G_A(fake_A)
+        return fake_B, rec_A, fake_A, rec_B, idt_A, idt_B
+
     def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         n = self.networks
         real_A, real_B = batch["A"], batch["B"]  # (N, C_in, H, W), (N, C_out, H, W)
-        fake_B = n["G_A"](real_A)
-        rec_A = n["G_B"](fake_B)
-        fake_A = n["G_B"](real_B)
-        rec_B = n["G_A"](fake_A)
-
         # Generators: the discriminators' weights get no gradients here.
         self.set_requires_grad([n["D_A"], n["D_B"]], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        zero = real_A.new_zeros(())
-        idt_A = idt_B = None
+        fake_B, rec_A, fake_A, rec_B, idt_A, idt_B = self._generator_passes(real_A, real_B)
+        zero = real_A.new_zeros((), dtype=torch.float32)
         loss_idt_A = loss_idt_B = zero
-        if self.lambda_identity > 0:
-            idt_A = n["G_A"](real_B)  # G_A should leave B images alone
-            idt_B = n["G_B"](real_A)
+        if idt_A is not None:  # G_A should leave B images alone, G_B A images
             loss_idt_A = identity_loss(idt_A, real_B, self.lambda_B * self.lambda_identity)
             loss_idt_B = identity_loss(idt_B, real_A, self.lambda_A * self.lambda_identity)
         loss_G_A = self.gan_loss(n["D_A"](fake_B), True, for_discriminator=False)
         loss_G_B = self.gan_loss(n["D_B"](fake_A), True, for_discriminator=False)
         loss_cycle_A = cycle_loss(rec_A, real_A, self.lambda_A)
         loss_cycle_B = cycle_loss(rec_B, real_B, self.lambda_B)
-        (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B).backward()
-        self.optimizers["G"].step()
+        self.update("G", loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B)
 
         # Discriminators, on fakes drawn from the history pools.
         self.set_requires_grad([n["D_A"], n["D_B"]], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D_A = self._discriminator_loss(n["D_A"], real_B, self.pool_B.query(fake_B.detach()))
         loss_D_B = self._discriminator_loss(n["D_B"], real_A, self.pool_A.query(fake_A.detach()))
-        (loss_D_A + loss_D_B).backward()
-        self.optimizers["D"].step()
+        self.update("D", loss_D_A + loss_D_B)
 
         self.visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B,
                         "fake_A": fake_A, "rec_B": rec_B}
@@ -151,3 +171,12 @@ class CycleGAN(Recipe):
     def load_extra_state(self, state: dict) -> None:
         self.pool_A.load_state_dict(state["pool_A"], self.device)
         self.pool_B.load_state_dict(state["pool_B"], self.device)
+
+
+def _halves(prediction, n: int):
+    """Split a discriminator's output for ``cat([real, fake])`` (a tensor, or a list of them for a D with
+    several outputs) into the outputs for the first ``n`` samples and for the rest."""
+    if isinstance(prediction, Tensor):
+        return prediction[:n], prediction[n:]
+    pairs = [_halves(p, n) for p in prediction]
+    return type(prediction)(a for a, _ in pairs), type(prediction)(b for _, b in pairs)

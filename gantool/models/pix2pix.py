@@ -78,8 +78,8 @@ class Pix2Pix(Recipe):
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.gan_mode, self.lambda_gp, self.lambda_L1 = gan_mode, lambda_gp, lambda_L1
         self.pool = ImagePool(pool_size, seed=seed)  # 0 (the default): D sees the current fake only
-        self.optimizers["G"] = torch.optim.Adam(self.networks["G"].parameters(), lr=lr, betas=(beta1, beta2))
-        self.optimizers["D"] = torch.optim.Adam(self.networks["D"].parameters(), lr=lr, betas=(beta1, beta2))
+        self.make_optimizer("G", self.networks["G"].parameters(), lr, (beta1, beta2))
+        self.make_optimizer("D", self.networks["D"].parameters(), lr, (beta1, beta2))
 
     def networks_to_load(self):
         return ["G"]  # published pix2pix models are latest_net_G.pth alone
@@ -110,16 +110,14 @@ class Pix2Pix(Recipe):
         loss_D = 0.5 * (loss_D_fake + loss_D_real)  # halved so D learns slower than G
         if self.gan_mode == "wgangp":
             loss_D = loss_D + gradient_penalty(D, real_AB, pooled, lambda_gp=self.lambda_gp)
-        loss_D.backward()
-        self.optimizers["D"].step()
+        self.update("D", loss_D)
 
         # Generator: fool D, and stay close to the true B.
         self.set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_G_GAN = self.gan_loss(D(fake_AB), True, for_discriminator=False)
         loss_G_L1 = torch.nn.functional.l1_loss(fake_B.float(), real_B.float()) * self.lambda_L1
-        (loss_G_GAN + loss_G_L1).backward()
-        self.optimizers["G"].step()
+        self.update("G", loss_G_GAN + loss_G_L1)
 
         with torch.no_grad():
             self.visuals = {k: v.detach() for k, v in self.make_visuals(real_A, fake_B, real_B).items()}

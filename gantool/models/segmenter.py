@@ -102,10 +102,8 @@ class Segmenter(LabelRecipe):
         self.check_labels(masks, "mask value")
         logits = self.networks["S"](images)  # (N, num_classes, H, W)
         loss = F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX)
-        opt = self.optimizers["S"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimizers["S"].zero_grad(set_to_none=True)
+        self.update("S", loss)
         predicted = logits.detach().argmax(1)
         self.train_scores.update(predicted, masks)
         self.visuals = {"image": images[:1].detach(), "mask": colorize(masks[:1], self.num_classes),

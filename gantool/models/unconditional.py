@@ -113,8 +113,8 @@ class UnconditionalGAN(Recipe):
         self.networks["D"] = D.to(device)
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.gan_mode, self.lambda_gp, self.n_critic = gan_mode, lambda_gp, n_critic
-        self.optimizers["G"] = torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, beta2))
-        self.optimizers["D"] = torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, beta2))
+        self.make_optimizer("G", G.parameters(), lr, (beta1, beta2))
+        self.make_optimizer("D", D.parameters(), lr, (beta1, beta2))
         self.step = 0
         self.last_G = torch.zeros((), device=device)
 
@@ -150,15 +150,13 @@ class UnconditionalGAN(Recipe):
         self.set_requires_grad([D], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D, penalty = self._discriminator_loss(real, fake.detach())
-        loss_D.backward()
-        self.optimizers["D"].step()
+        self.update("D", loss_D)
 
         if g_step:
             self.set_requires_grad([D], False)  # G's loss must not leave gradients in D
             self.optimizers["G"].zero_grad(set_to_none=True)
             loss_G = self.gan_loss(D(fake), True, for_discriminator=False)
-            loss_G.backward()
-            self.optimizers["G"].step()
+            self.update("G", loss_G)
             self.last_G = loss_G.detach()
         self.step += 1
         self._last_real = real.detach()[:GRID_SIZE]
