@@ -22,6 +22,7 @@ What each process does (``rank`` r of W):
   checkpoint holds every process's random state and pool, so all of them resume exactly.
 """
 import atexit
+import gc
 import math
 import os
 import shlex
@@ -64,6 +65,9 @@ def init_process_group(device: torch.device) -> None:
 
 def _shutdown() -> None:
     if dist.is_initialized():
+        # DDP wrappers still alive in reference cycles hold the group; freeing them after it is gone
+        # aborted the process at exit ("terminate called without an active exception"), now and then.
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -114,7 +114,7 @@ class Tester:
                           json.dumps({"images": len(rows), "average": averages, "per_image": per_image,
                                       # which visual was scored against which: scripts/eval_paired.py reads it
                                       "pairs": [list(p) for p in self.recipe.metric_pairs]}, indent=1))
-        verb = "translated" if self.batches is None else "generated"
+        verb = self.recipe.test_verb if self.batches is None else "generated"
         self.log(f"gantool: {verb} {len(rows)} images; results page {index}")
         return averages
 

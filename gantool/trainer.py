@@ -12,7 +12,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import distributed
 from .checkpoint import atomic_save, load_file, load_network, remove_stale_temporaries, save_network, unwrap
@@ -72,6 +72,7 @@ class Trainer:
         self.check_every_step = recipe.device.type != "cuda"
         self.last_saved: Optional[str] = None  # the last good full state, named in a NaN report
         self.stop_signal: Optional[int] = None
+        self._order, self._data = _EpochOrder(), None  # the run's one loader, made at the first epoch
 
     # ----------------------------------------------------------------- data order
     def _indices(self, epoch: int) -> List[int]:
@@ -83,16 +84,22 @@ class Trainer:
         return torch.randperm(n, generator=g).tolist()
 
     def _loader(self, epoch: int, skip: int) -> DataLoader:
+        """The loader for ``epoch`` from image ``skip``: one loader for the whole run, whose worker processes
+        persist across epochs (no restart, no stall at each epoch's start); the epoch's order is set here."""
         self.dataset.set_epoch(epoch)
         if distributed.is_active():  # this process's shard of the same order (a DistributedSampler)
-            indices = distributed.ShardSampler(self.dataset, epoch, skip, self.shuffle, self.seed * 100003)
+            indices = list(distributed.ShardSampler(self.dataset, epoch, skip, self.shuffle, self.seed * 100003))
         else:
             indices = self._indices(epoch)[skip:]
-        # Its own generator: starting an iterator draws a base seed, which taken from the global RNG would
-        # shift every later draw (noise, dropout) of a resumed run, since a resume starts one more iterator.
-        g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
-        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=indices, num_workers=self.num_workers,
-                          pin_memory=self.recipe.device.type == "cuda", drop_last=False, generator=g)
+        self._order.set(epoch, indices)
+        if self._data is None:
+            # Its own generator: starting an iterator draws a base seed, which taken from the global RNG would
+            # shift every later draw (noise, dropout) of a resumed run, since a resume starts one more iterator.
+            g = torch.Generator().manual_seed(self.seed * 100003)
+            self._data = DataLoader(_EpochItems(self.dataset), batch_size=self.batch_size, sampler=self._order,
+                                    num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                                    pin_memory=self.recipe.device.type == "cuda", drop_last=False, generator=g)
+        return self._data
 
     # ----------------------------------------------------------------- state
     def _make_schedulers(self, epoch_count: int) -> None:
@@ -404,6 +411,40 @@ class Trainer:
         for line in lines:
             self.log(line)
             loss_log.write(line)
+
+
+class _EpochOrder(Sampler):
+    """The current epoch's indices as ``(epoch, index)`` pairs; the trainer sets them before each epoch."""
+
+    def __init__(self):
+        self.epoch, self.indices = 0, []
+
+    def set(self, epoch: int, indices: List[int]) -> None:
+        self.epoch, self.indices = epoch, indices
+
+    def __iter__(self):
+        return iter([(self.epoch, i) for i in self.indices])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class _EpochItems(Dataset):
+    """The training dataset, told the epoch with every index: persistent workers keep their own copies
+    of it, which a ``set_epoch`` in the main process would not reach."""
+
+    def __init__(self, dataset):
+        self.dataset, self.epoch = dataset, None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        if epoch != self.epoch:
+            self.dataset.set_epoch(epoch)
+            self.epoch = epoch
+        return self.dataset[index]
 
 
 def _own_part(state: dict, path: str) -> dict:

@@ -37,6 +37,7 @@ def test_classifier_learns_the_builtin_digits_and_test_py_scores_it(tmp_path, mo
     assert "epoch 4: training accuracy" in out and "epoch 4: test split (1000 images): accuracy" in out
 
     assert cli.test_main(net + ["--gpu_ids", "-1", "--num_test", "300"]) == 0
+    assert "gantool: classified 300 images" in capsys.readouterr().out
     page = tmp_path / "results" / "digits" / "test_latest"
     metrics = json.loads((page / "metrics.json").read_text())
     assert metrics["images"] == 300 and metrics["average"]["accuracy"] > 0.6
@@ -56,7 +57,7 @@ def test_classifier_learns_the_builtin_digits_and_test_py_scores_it(tmp_path, mo
     assert torch.equal(D.state_dict()["backbone.3.weight"], torch.load(weights, weights_only=True)["features.3.weight"])
 
 
-def test_segmenter_learns_toy_shapes_and_test_py_scores_it(tmp_path, monkeypatch):
+def test_segmenter_learns_toy_shapes_and_test_py_scores_it(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     net = ["--model", "segmenter", "--name", "shapes", "--load_size", "32", "--crop_size", "32"]
     assert cli.train_main(net + COMMON + ["--batch_size", "8", "--lr", "0.003", "--n_epochs", "4",
@@ -72,6 +73,7 @@ def test_segmenter_learns_toy_shapes_and_test_py_scores_it(tmp_path, monkeypatch
     assert scores[-1]["pixel_accuracy"] > background + 0.02 and scores[-1]["mIoU"] > 0.3, (background, scores)
 
     assert cli.test_main(net + ["--gpu_ids", "-1"]) == 0
+    assert "gantool: segmented 100 images" in capsys.readouterr().out
     page = tmp_path / "results" / "shapes" / "test_latest"
     metrics = json.loads((page / "metrics.json").read_text())
     # The same pictures, preprocessing and eval mode as the trainer's last scoring.

@@ -140,3 +140,31 @@ def test_fast_path_learns_the_builtin_translation_like_fp32(tmp_path):
         metrics = tmp_path / "results" / mode / "test_latest" / "metrics.json"
         psnr[mode] = json.loads(metrics.read_text())["average"]["psnr"]
     assert abs(psnr["bf16"] - psnr["fp32"]) < 1.5 and min(psnr.values()) > 12.2, psnr
+
+
+def test_loader_workers_persist_across_epochs_and_keep_the_epoch(unaligned_root, tmp_path, monkeypatch):
+    """One loader for the run: its worker starts once, not once per epoch, and still sees each epoch
+    (the crops of an image differ between epochs, as with a fresh loader)."""
+    import os
+
+    from gantool.data.unaligned import UnalignedDataset
+
+    real = UnalignedDataset.__getitem__
+
+    def getitem(self, index):
+        item = real(self, index)
+        item["pid"] = torch.tensor(os.getpid())
+        return item
+
+    monkeypatch.setattr(UnalignedDataset, "__getitem__", getitem)
+    opt = parse(["--dataroot", unaligned_root, "--checkpoints_dir", str(tmp_path), "--name", "w", *TINY_TRAIN,
+                 "--num_threads", "1", "--n_epochs", "3", "--n_epochs_decay", "0", "--serial_batches",
+                 "--load_size", "40"], is_train=True)
+    trainer = build_trainer(opt, log=lambda m: None)
+    seen = []
+    real_step = trainer._step
+    trainer._step = lambda batch: (seen.append((int(batch["pid"][0]), batch["A"].clone())), real_step(batch))[1]
+    trainer.fit()
+    assert len(seen) == 12
+    assert len({pid for pid, _ in seen}) == 1 and seen[0][0] != os.getpid()  # one worker, all three epochs
+    assert not torch.equal(seen[0][1], seen[4][1])  # image 0 in epochs 1 and 2: other random crops

@@ -35,6 +35,8 @@ class Recipe:
     #: the split (a ``--phase`` value) that train.py scores after every epoch, by running ``test_step``
     #: on it in eval mode and reading ``test_summary`` (``"test"`` for the classifier); None: no scoring
     eval_phase: Optional[str] = None
+    #: what test.py says it did with the images ("translated 20 images")
+    test_verb = "translated"
 
     def __init__(self, device: torch.device, is_train: bool):
         self.device = device

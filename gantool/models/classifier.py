@@ -108,6 +108,8 @@ class Classifier(LabelRecipe):
         small_input: the small-input stem (see ``gantool.backbones``); lr, beta1, beta2: Adam.
     """
 
+    test_verb = "classified"
+
     loss_names = ["CE"]
     visual_names = ["batch"]
     key = "C"

@@ -43,6 +43,8 @@ class Segmenter(LabelRecipe):
         base_channels, unet_depth: width and depth of ``unet``; lr, beta1, beta2: Adam.
     """
 
+    test_verb = "segmented"
+
     loss_names = ["CE"]
     visual_names = ["image", "mask", "predicted"]
     key = "S"
