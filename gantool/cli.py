@@ -56,8 +56,14 @@ def _test(argv: List[str]) -> None:
 
 
 def train_main(argv: Optional[List[str]] = None) -> int:
-    """``python train.py [options]``; returns the exit status (2 for a user error)."""
-    return _run(_train, argv)
+    """``python train.py [options]``; returns the exit status (2 for a user error). A process that torchrun
+    started exits here instead (see ``distributed.exit_process``)."""
+    code = _run(_train, argv)
+    from . import distributed
+
+    if distributed.launched():
+        distributed.exit_process(code)
+    return code
 
 
 def test_main(argv: Optional[List[str]] = None) -> int:

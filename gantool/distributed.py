@@ -71,6 +71,17 @@ def _shutdown() -> None:
         dist.destroy_process_group()
 
 
+def exit_process(code: int) -> None:
+    """End a torchrun worker process with ``code``: wait for the others when it succeeded, flush, and exit
+    without the interpreter's teardown, in which the process group's C++ threads now and then aborted a
+    finished run ("terminate called without an active exception", SIGABRT, and torchrun reporting failure)."""
+    if code == 0 and is_active():
+        barrier()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def is_active() -> bool:
     """Whether this process trains together with others (a process group of two or more)."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1

@@ -46,3 +46,4 @@ def main(runs_path: str, report_path: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    distributed.exit_process(0)  # as train.py's processes do under torchrun

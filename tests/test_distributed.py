@@ -216,3 +216,51 @@ def test_syncbatch_in_one_process_is_batch_norm(tmp_path, monkeypatch):
     lines = []
     build_trainer(parse([*PIX2PIX, "--norm", "syncbatch", "--name", "sb"]), lines.append)
     assert "gantool: --norm syncbatch in a single process is plain batch norm" in "\n".join(lines)
+
+
+# train.py's main with every step slowed and counted in a marker file, so the test can signal mid-run.
+SLOW_DRIVER = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from gantool import cli
+from gantool.trainer import Trainer
+real_step = Trainer._step
+def step(self, batch):
+    out = real_step(self, batch)
+    with open({mark!r}, "a") as f:
+        f.write("s")
+    time.sleep(0.3)
+    return out
+Trainer._step = step
+sys.exit(cli.train_main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_stops_every_process_at_one_step_and_the_run_resumes_exactly(launches):
+    """SIGINT to torchrun's whole process group (a Ctrl-C in its terminal): both processes save the same
+    step together (none hangs in a collective), and resuming ends where the uninterrupted run ends."""
+    import signal
+    import time
+
+    root, _, _ = launches
+    (root / "slow.py").write_text(SLOW_DRIVER.format(repo=REPO, mark=str(root / "mark.txt")))
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "slow.py",
+               *PIX2PIX, "--name", "p2p_signal"]
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while not ((root / "mark.txt").exists() and (root / "mark.txt").read_text().count("s") >= 4):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert err.count("gantool: SIGINT: saved the training state") == 2, out + err  # both processes
+    state = torch.load(root / "ck" / "p2p_signal" / "latest_state.pth", weights_only=True)
+    assert len(state["ranks"]) == 2 and 4 <= state["total_iters"] < 12, state["total_iters"]
+
+    _torchrun(root, {"resume": [*PIX2PIX, "--name", "p2p_signal", "--continue_train"]}, "signal_resume")
+    full, resumed = root / "ck" / "p2p_full", root / "ck" / "p2p_signal"
+    for name in ("G", "D"):
+        a, b = _load(full, name), _load(resumed, name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
