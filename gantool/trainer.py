@@ -7,18 +7,19 @@ import math
 import os
 import random
 import signal
-import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
 from . import distributed
 from .checkpoint import atomic_save, load_file, load_network, remove_stale_temporaries, save_network, unwrap
 from .errors import GantoolError, Interrupted
+from .interrupts import stop_signals
 from .models.base import Recipe
 from .nan_guard import NanGuard, NonFiniteLoss
+from .run_loader import RunLoader
 from .schedulers import make_scheduler, step_scheduler
 from .viz.loss_log import LossLog
 
@@ -72,34 +73,12 @@ class Trainer:
         self.check_every_step = recipe.device.type != "cuda"
         self.last_saved: Optional[str] = None  # the last good full state, named in a NaN report
         self.stop_signal: Optional[int] = None
-        self._order, self._data = _EpochOrder(), None  # the run's one loader, made at the first epoch
+        self.data = RunLoader(dataset, batch_size, num_threads, self.shuffle, pin_memory=recipe.device.type == "cuda")
 
-    # ----------------------------------------------------------------- data order
-    def _indices(self, epoch: int) -> List[int]:
-        n = len(self.dataset)
-        if not self.shuffle:
-            return list(range(n))
-        # A generator per epoch: the order depends on (seed, epoch) only, so a resume replays it.
-        g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
-        return torch.randperm(n, generator=g).tolist()
-
+    # ----------------------------------------------------------------- data
     def _loader(self, epoch: int, skip: int) -> DataLoader:
-        """The loader for ``epoch`` from image ``skip``: one loader for the whole run, whose worker processes
-        persist across epochs (no restart, no stall at each epoch's start); the epoch's order is set here."""
-        self.dataset.set_epoch(epoch)
-        if distributed.is_active():  # this process's shard of the same order (a DistributedSampler)
-            indices = list(distributed.ShardSampler(self.dataset, epoch, skip, self.shuffle, self.seed * 100003))
-        else:
-            indices = self._indices(epoch)[skip:]
-        self._order.set(epoch, indices)
-        if self._data is None:
-            # Its own generator: starting an iterator draws a base seed, which taken from the global RNG would
-            # shift every later draw (noise, dropout) of a resumed run, since a resume starts one more iterator.
-            g = torch.Generator().manual_seed(self.seed * 100003)
-            self._data = DataLoader(_EpochItems(self.dataset), batch_size=self.batch_size, sampler=self._order,
-                                    num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                                    pin_memory=self.recipe.device.type == "cuda", drop_last=False, generator=g)
-        return self._data
+        """The run's loader, set to ``epoch`` from image ``skip`` (see ``run_loader``)."""
+        return self.data.epoch(epoch, skip, self.seed)
 
     # ----------------------------------------------------------------- state
     def _make_schedulers(self, epoch_count: int) -> None:
@@ -229,33 +208,17 @@ class Trainer:
         self.log(f"gantool: training {len(self.dataset)} images per epoch, epochs {self.epoch}..{last_epoch}, "
                  f"batch size {self.batch_size}; writing to {self.run_dir}")
         remove_stale_temporaries(self.run_dir)  # left by a run killed while saving
-        previous = self._catch_signals()
-        try:
+        with stop_signals(self._on_signal):
             while self.epoch <= last_epoch:
                 if self._run_epoch(skip, last_epoch, loss_log):
                     return
                 skip = 0
                 self.epoch += 1
                 self.epoch_iter = 0
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         self.log(f"gantool: training finished; weights in {self.run_dir}/latest_net_*.pth")
 
-    def _catch_signals(self) -> dict:
-        """SIGINT and SIGTERM only set ``stop_signal``, read between steps; a second one acts at once
-        (the previous handler is back). Returns the previous handlers."""
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum, frame):
-            self.stop_signal = signum
-            signal.signal(signum, previous[signum])
-
-        for sig in previous:
-            signal.signal(sig, handler)
-        return previous
+    def _on_signal(self, signum: int) -> None:
+        self.stop_signal = signum  # read between steps (``_batches``)
 
     def _stop_on_signal(self) -> None:
         """Save the full state at the current step and leave with :class:`Interrupted`."""
@@ -411,40 +374,6 @@ class Trainer:
         for line in lines:
             self.log(line)
             loss_log.write(line)
-
-
-class _EpochOrder(Sampler):
-    """The current epoch's indices as ``(epoch, index)`` pairs; the trainer sets them before each epoch."""
-
-    def __init__(self):
-        self.epoch, self.indices = 0, []
-
-    def set(self, epoch: int, indices: List[int]) -> None:
-        self.epoch, self.indices = epoch, indices
-
-    def __iter__(self):
-        return iter([(self.epoch, i) for i in self.indices])
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-class _EpochItems(Dataset):
-    """The training dataset, told the epoch with every index: persistent workers keep their own copies
-    of it, which a ``set_epoch`` in the main process would not reach."""
-
-    def __init__(self, dataset):
-        self.dataset, self.epoch = dataset, None
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key):
-        epoch, index = key
-        if epoch != self.epoch:
-            self.dataset.set_epoch(epoch)
-            self.epoch = epoch
-        return self.dataset[index]
 
 
 def _own_part(state: dict, path: str) -> dict:

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +21,8 @@ from gantool.build import build_recipe, build_trainer, seed_everything
 from gantool.errors import GantoolError
 from gantool.networks import define_G, get_norm_layer
 from gantool.options import parse
-from gantool.trainer import Trainer, _own_part
+from gantool.run_loader import epoch_order
+from gantool.trainer import _own_part
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -174,7 +174,7 @@ def test_rank_zero_alone_talks(launches):
 def test_shards_split_the_one_process_order():
     """Rank r takes items r, r + 2, ... of the order one process uses, also from part-way through an epoch."""
     dataset = list(range(10))
-    one = Trainer._indices(SimpleNamespace(dataset=dataset, shuffle=True, seed=7), 4)
+    one = epoch_order(len(dataset), True, 7, 4)
     shards = [list(distributed.ShardSampler(dataset, 4, 0, True, 7 * 100003, num_replicas=2, rank=r)) for r in (0, 1)]
     assert [i for pair in zip(*shards) for i in pair] == one
     late = [list(distributed.ShardSampler(dataset, 4, 6, True, 7 * 100003, num_replicas=2, rank=r)) for r in (0, 1)]
