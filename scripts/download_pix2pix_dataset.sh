@@ -22,33 +22,4 @@ if [[ "$NAME" == "cityscapes" ]]; then
     exit 1
 fi
 
-TARGET_DIR="./datasets/$NAME"
-if [[ -e "$TARGET_DIR" ]]; then
-    echo "error: $TARGET_DIR already exists; remove it to download again" >&2
-    exit 1
-fi
-
-# Check the tools before touching the disk, so a missing one leaves nothing behind.
-pick_fetch
-if ! command -v tar >/dev/null 2>&1; then
-    echo "error: unpacking needs tar; install it and run again" >&2
-    exit 1
-fi
-
-URL="http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/$NAME.tar.gz"
-mkdir -p ./datasets
-# Work in a hidden folder beside the target (same filesystem) and rename at the end, so an
-# interrupted run never leaves a half-filled ./datasets/NAME that looks complete.
-WORK="$(mktemp -d "./datasets/.download_$NAME.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-echo "downloading $URL"
-fetch "$URL" "$WORK/$NAME.tar.gz"
-mkdir "$WORK/unpacked"
-tar -xzf "$WORK/$NAME.tar.gz" -C "$WORK/unpacked"
-if [[ -d "$WORK/unpacked/$NAME" ]]; then
-    # The published archives hold one top-level folder named after the dataset.
-    mv "$WORK/unpacked/$NAME" "$TARGET_DIR"
-else
-    mv "$WORK/unpacked" "$TARGET_DIR"
-fi
-echo "saved $TARGET_DIR"
+download_dataset "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/$NAME.tar.gz" "$NAME"

@@ -14,20 +14,4 @@ source "$HERE/download_common.sh"
 NAME="${1:-}"
 check_name model "$NAME" "${MODELS[@]}"
 
-# Pick the downloader before touching the disk, so a missing tool leaves nothing behind.
-pick_fetch
-
-URL="http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/$NAME.pth"
-TARGET_DIR="./checkpoints/${NAME}_pretrained"
-TARGET="$TARGET_DIR/latest_net_G.pth"
-
-mkdir -p "$TARGET_DIR"
-# Download next to the target (same filesystem), then rename: an interrupted download
-# never leaves a truncated latest_net_G.pth that would fail later with an obscure unpickling error.
-TMP="$(mktemp "$TARGET_DIR/.latest_net_G.pth.XXXXXX")"
-# On failure also drop the folder if this run left it empty.
-trap 'rm -f "$TMP"; rmdir "$TARGET_DIR" 2>/dev/null || true' EXIT
-echo "downloading $URL"
-fetch "$URL" "$TMP"
-mv -f "$TMP" "$TARGET"
-echo "saved $TARGET"
+download_model "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/$NAME.pth" "$NAME"
