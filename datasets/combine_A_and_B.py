@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
-from gantool.data.combine import combine_folders  # noqa: E402
+from gantool.data.tools.combine import combine_folders  # noqa: E402
 from gantool.errors import GantoolError  # noqa: E402
 
 

@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # ``from gantool import Translator`` without importing torch when the package is imported.
     if name == "Translator":
-        from .translator import Translator
+        from .inference.translator import Translator
 
         return Translator
     raise AttributeError(f"module 'gantool' has no attribute {name!r}")

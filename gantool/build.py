@@ -11,15 +11,16 @@ from typing import Callable
 
 import torch
 
-from . import data, distributed
-from .arch import options_from_checkpoints
-from .checkpoint import load_network
-from .device import select_device, select_training_device
+from . import data
+from .engine import distributed
+from .io.arch import options_from_checkpoints
+from .io.checkpoint import load_network
+from .engine.device import select_device, select_training_device
 from .errors import GantoolError
 from .models import MODELS
 from .options import format_options, save_options
-from .speed import configure
-from .pretrained import checkpoint_folder, shipped_folder, shipped_names
+from .engine.speed import configure
+from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
 
 
 def _matching(fn: Callable, opt: argparse.Namespace, **given) -> dict:
@@ -88,7 +89,7 @@ def run_dir(opt: argparse.Namespace) -> str:
 
 def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     """Device, seed, recipe, dataset, visualizer and trainer for ``train.py``."""
-    from .trainer import Trainer
+    from .engine.trainer import Trainer
     from .viz.visualizer import TrainingVisualizer
 
     device, _, message = select_training_device(opt.gpu_list)  # under torchrun: joins the process group
@@ -137,7 +138,7 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
 
 def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     """Device, recipe with loaded weights, dataset and tester for ``test.py``."""
-    from .tester import Tester
+    from .engine.tester import Tester
 
     device, _, message = select_device(opt.gpu_list)
     log(message)
@@ -153,7 +154,7 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         log(f"gantool: using the pretrained model shipped with gantool ({folder})")
     label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
     paths = {name: os.path.join(folder, f"{label}_net_{name}.pth") for name in recipe.networks_to_load()}
-    # gantool's own checkpoints carry their architecture (gantool.arch): rebuild from it, no --netG needed.
+    # gantool's own checkpoints carry their architecture (gantool.io.arch): rebuild from it, no --netG needed.
     arch_opt = options_from_checkpoints(opt, list(paths.values()), log)
     if arch_opt is not opt:
         opt = arch_opt

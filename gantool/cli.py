@@ -40,7 +40,7 @@ def _one_line(err: GantoolError) -> str:
 
 def _train(argv: List[str]) -> None:
     from .build import build_trainer
-    from .distributed import launch_for_gpus
+    from .engine.distributed import launch_for_gpus
     from .options import parse
 
     opt = parse(argv, is_train=True)
@@ -59,7 +59,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
     """``python train.py [options]``; returns the exit status (2 for a user error). A process that torchrun
     started exits here instead (see ``distributed.exit_process``)."""
     code = _run(_train, argv)
-    from . import distributed
+    from .engine import distributed
 
     if distributed.launched():
         distributed.exit_process(code)
@@ -87,21 +87,21 @@ def dashboard_assets_main(argv: Optional[List[str]] = None) -> int:
 
 def check_data_main(argv: Optional[List[str]] = None) -> int:
     """``gantool check-data --dataroot X [train.py options]``: exit 0 when training can read the data, else 2."""
-    from .data.check import check_data_main as check
+    from .check_data import check_data_main as check
 
     return _run(lambda args: check(args, log), argv)
 
 
 def translate_main(argv: Optional[List[str]] = None) -> int:
     """``gantool translate IN -o OUT -c CHECKPOINT``: translate an image, a folder or a glob."""
-    from .translate_cli import translate_main as translate
+    from .inference.translate import translate_main as translate
 
     return _run(lambda args: translate(args, log), argv)
 
 
 def export_main(argv: Optional[List[str]] = None) -> int:
     """``gantool export CHECKPOINT --format torchscript|onnx``: a checked, dynamic-size export."""
-    from .export import export_main as export
+    from .inference.export import export_main as export
 
     return _run(lambda args: export(args, log), argv)
 

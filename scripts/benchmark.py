@@ -86,7 +86,7 @@ def measure(case: str, config: str, device: str, repeats: int) -> dict:
     import torch
 
     from gantool.build import build_recipe
-    from gantool.speed import configure
+    from gantool.engine.speed import configure
 
     torch.manual_seed(0)
     model, size, batch, _, train = CASES[case]

@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from gantool.errors import GantoolError  # noqa: E402
-from gantool.paired_eval import evaluate, format_table, write_csv  # noqa: E402
+from gantool.metrics.paired_eval import evaluate, format_table, write_csv  # noqa: E402
 
 
 def main(argv=None) -> int:

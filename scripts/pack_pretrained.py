@@ -17,10 +17,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gantool.arch import arch_path, read_arch  # noqa: E402
-from gantool.checkpoint import _atomic_write, atomic_write_text, clean_state_dict, load_file  # noqa: E402
+from gantool.io.arch import arch_path, read_arch  # noqa: E402
+from gantool.io.checkpoint import _atomic_write, atomic_write_text, clean_state_dict, load_file  # noqa: E402
 from gantool.errors import GantoolError  # noqa: E402
-from gantool.pretrained import PRETRAINED_DIR  # noqa: E402
+from gantool.io.pretrained import PRETRAINED_DIR  # noqa: E402
 
 
 def pack(source: str, name: str, dest_root: str = PRETRAINED_DIR) -> str:

@@ -84,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Print the table for the options in ``argv``; returns the exit status (2 for a user error)."""
     args = build_parser().parse_args(argv)
     try:
-        from gantool.summary import summarize
+        from gantool.metrics.summary import summarize
 
         net, shape, title = build(args)
         result = summarize(net, shape)

@@ -10,9 +10,9 @@ import sys
 
 import torch
 
-from gantool import distributed
+from gantool.engine import distributed
 from gantool.build import build_trainer
-from gantool.checkpoint import unwrap
+from gantool.io.checkpoint import unwrap
 from gantool.errors import GantoolError
 from gantool.options import parse
 

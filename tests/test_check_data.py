@@ -5,7 +5,7 @@ from PIL import Image
 
 from conftest import write_images
 from gantool import cli
-from gantool.data import scan
+from gantool.data.tools import scan
 
 
 def messy_unaligned(tmp) -> str:

@@ -16,13 +16,14 @@ import torch
 from PIL import Image
 
 from conftest import REPO, write_images
-from gantool import cli, distributed
+from gantool import cli
+from gantool.engine import distributed
 from gantool.build import build_recipe, build_trainer, seed_everything
 from gantool.errors import GantoolError
 from gantool.networks import define_G, get_norm_layer
 from gantool.options import parse
-from gantool.run_loader import epoch_order
-from gantool.trainer import _own_part
+from gantool.engine.run_loader import epoch_order
+from gantool.engine.trainer import _own_part
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -223,7 +224,7 @@ SLOW_DRIVER = """
 import sys, time
 sys.path.insert(0, {repo!r})
 from gantool import cli
-from gantool.trainer import Trainer
+from gantool.engine.trainer import Trainer
 real_step = Trainer._step
 def step(self, batch):
     out = real_step(self, batch)

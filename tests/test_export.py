@@ -5,11 +5,11 @@ import sys
 import pytest
 import torch
 
-from gantool.checkpoint import save_network
+from gantool.io.checkpoint import save_network
 from gantool.errors import GantoolError
-from gantool.export import export, export_main
+from gantool.inference.export import export, export_main
 from gantool.networks import define_G
-from gantool.translator import Translator
+from gantool.inference.translator import Translator
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 HAS_ONNX = importlib.util.find_spec("onnx") is not None

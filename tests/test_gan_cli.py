@@ -74,7 +74,7 @@ def test_test_py_writes_seeded_samples_and_a_grid(tmp_path):
     read = lambda r, f: (tmp_path / r / "g" / "test_latest" / "images" / f).read_bytes()  # noqa: E731
     assert read("r1", "grid_fake.png") == read("r2", "grid_fake.png")
     assert read("r1", "grid_fake.png") != read("r3", "grid_fake.png")
-    # Without --img_size 16 the generator's side file (gantool.arch) rebuilds it at its own size; a classic file
+    # Without --img_size 16 the generator's side file (gantool.io.arch) rebuilds it at its own size; a classic file
     # (no side file) saved at another size is named in one line with the options that build it.
     default_size = ["--model", "gan", "--checkpoints_dir", str(tmp_path), "--name", "g", "--gpu_ids", "-1",
                     "--results_dir", str(tmp_path / "x")]

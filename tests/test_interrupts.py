@@ -24,7 +24,7 @@ import os, sys, time
 sys.path.insert(0, {repo!r})
 import torch
 from gantool import cli
-from gantool.trainer import Trainer
+from gantool.engine.trainer import Trainer
 mark = {mark!r}
 real_step, real_save = Trainer._step, torch.save
 def step(self, batch):

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from gantool.metrics import PSNR_CAP, MetricMeter, paired_metrics
+from gantool.metrics.paired import PSNR_CAP, MetricMeter, paired_metrics
 
 
 def test_constant_images():

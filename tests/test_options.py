@@ -2,7 +2,7 @@
 import pytest
 
 from gantool.data import builtin_option_defaults
-from gantool.device import parse_gpu_ids, select_device
+from gantool.engine.device import parse_gpu_ids, select_device
 from gantool.errors import GantoolError, UnknownNameError
 from gantool.options import parse
 

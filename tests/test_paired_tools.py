@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from conftest import REPO, write_images
-from gantool.paired_eval import evaluate, ssim
+from gantool.metrics.paired_eval import evaluate, ssim
 from test_scripts import BASH, fake_curl, run
 
 COMBINE = os.path.join(REPO, "datasets", "combine_A_and_B.py")

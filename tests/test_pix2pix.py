@@ -8,9 +8,9 @@ from PIL import Image
 
 from conftest import run_cli
 from gantool import cli
-from gantool.metrics import paired_metrics
+from gantool.metrics.paired import paired_metrics
 from gantool.networks import define_G
-from gantool.paired_eval import evaluate
+from gantool.metrics.paired_eval import evaluate
 
 # Tiny networks; unet_64 on 32x32 crops also exercises the padding to the U-Net's size multiple.
 TINY_P2P = ["--gpu_ids", "-1", "--ngf", "8", "--ndf", "8", "--netG", "unet_64", "--load_size", "32",

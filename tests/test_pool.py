@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import torch
 
-from gantool.pool import ImagePool
+from gantool.models.pool import ImagePool
 
 
 def images(*ids):

@@ -4,13 +4,14 @@ import json
 import pytest
 import torch
 
-from gantool import cli, precision
+from gantool import cli
+from gantool.engine import precision
 from gantool.build import build_trainer
 from gantool.errors import GantoolError
 from gantool.models.cycle_gan import CycleGAN
 from gantool.networks import define_G
 from gantool.options import parse
-from gantool.precision import Precision, resolve_precision
+from gantool.engine.precision import Precision, resolve_precision
 
 from conftest import TINY_TRAIN, run_cli
 

@@ -9,13 +9,13 @@ import torch
 from PIL import Image
 
 from conftest import run_cli
-from gantool.arch import build_from_arch, read_arch
-from gantool.checkpoint import load_network
+from gantool.io.arch import build_from_arch, read_arch
+from gantool.io.checkpoint import load_network
 from gantool.data.builtin import ensure_builtin
 from gantool.data.digits import render_digits
-from gantool.metrics import paired_metrics
-from gantool.pretrained import PRETRAINED_DIR, checkpoint_folder, shipped_folder, shipped_names
-from gantool.translator import Translator
+from gantool.metrics.paired import paired_metrics
+from gantool.io.pretrained import PRETRAINED_DIR, checkpoint_folder, shipped_folder, shipped_names
+from gantool.inference.translator import Translator
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

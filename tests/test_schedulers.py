@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gantool.errors import UnknownNameError
-from gantool.schedulers import make_scheduler, step_scheduler
+from gantool.engine.schedulers import make_scheduler, step_scheduler
 
 
 def _lrs(policy, epochs, **kw):

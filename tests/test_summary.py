@@ -1,4 +1,4 @@
-"""gantool.summary and scripts/summarize.py: shapes, parameter counts and receptive fields from
+"""gantool.metrics.summary and scripts/summarize.py: shapes, parameter counts and receptive fields from
 the layer arithmetic (the 70x70 PatchGAN, LeNet-5's 156-parameter first convolution, ...)."""
 import importlib.util
 from pathlib import Path
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from conftest import REPO, run_cli
 from gantool.backbones import build_classifier, build_segmenter
 from gantool.networks import define_D, define_G
-from gantool.summary import summarize, summary
+from gantool.metrics.summary import summarize, summary
 
 
 pytestmark = pytest.mark.usefixtures("single_thread")

@@ -11,14 +11,14 @@ import torch
 from PIL import Image
 
 from conftest import REPO, run_cli, write_images
-from gantool.arch import arch_path, read_arch
-from gantool.checkpoint import save_network
+from gantool.io.arch import arch_path, read_arch
+from gantool.io.checkpoint import save_network
 from gantool.errors import GantoolError
 from gantool.networks import define_G
 from gantool.networks.dcgan import define_dcgan
 from gantool.networks.mlp_gan import MLPGenerator
-from gantool.tiling import blend_window, tile_starts, translate_tiled
-from gantool.translator import Translator
+from gantool.inference.tiling import blend_window, tile_starts, translate_tiled
+from gantool.inference.translator import Translator
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..networks.padding import crop_to, pad_to_multiple
+from ..ops.padding import crop_to, pad_to_multiple
 from . import SEGMENTERS
 from .resnet import resnet18, resnet34, resnet50
 from .vgg import CONFIGS, init_weights, make_layers

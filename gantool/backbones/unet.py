@@ -4,7 +4,7 @@ from typing import List
 import torch
 import torch.nn as nn
 
-from ..networks.padding import crop_to, pad_to_multiple
+from ..ops.padding import crop_to, pad_to_multiple
 from . import SEGMENTERS
 from .layers import MaxPool2d
 

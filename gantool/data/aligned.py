@@ -5,7 +5,7 @@ from typing import Dict, List, Tuple
 from ..errors import GantoolError
 from .base import DATASETS, FolderDataset
 from .image_io import load_image
-from .scan import ImageInfo
+from .tools.scan import ImageInfo
 
 
 @DATASETS.register("aligned")

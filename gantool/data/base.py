@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from ..errors import GantoolError
 from ..registry import Registry
 from .image_io import IMG_EXTENSIONS, UnreadableImageError, is_image_file, load_image, make_dataset
-from .scan import ImageInfo, scan_images
+from .tools.scan import ImageInfo, scan_images
 from .transforms import Preprocess, transform_image
 
 DATASETS = Registry("--dataset_mode")

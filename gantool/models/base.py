@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..networks import crop_to, pad_to_multiple
-from ..precision import Precision, make_adam
+from ..engine.precision import Precision, make_adam
 from ..registry import Registry
 
 MODELS = Registry("--model")

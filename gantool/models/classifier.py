@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import GantoolError
-from ..label_metrics import IGNORE_INDEX, ConfusionMatrix
+from ..metrics.labels import IGNORE_INDEX, ConfusionMatrix
 from .base import MODELS, Recipe
 
 # The size the array datasets come in: trained at it, nothing is resampled.

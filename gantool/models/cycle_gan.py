@@ -9,7 +9,7 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..losses import GANLoss, cycle_loss, gradient_penalty, identity_loss
 from ..networks import define_D, define_G, mixes_samples
-from ..pool import ImagePool
+from .pool import ImagePool
 from .base import MODELS, Recipe
 
 

@@ -8,7 +8,7 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..losses import GANLoss, gradient_penalty
 from ..networks import define_D, define_G
-from ..pool import ImagePool
+from .pool import ImagePool
 from .base import MODELS, Recipe
 from .cycle_gan import generator_options
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import GantoolError
-from ..label_metrics import IGNORE_INDEX, colorize
+from ..metrics.labels import IGNORE_INDEX, colorize
 from .base import MODELS
 from .classifier import LabelRecipe
 

@@ -24,7 +24,7 @@ DISCRIMINATORS = Registry("--netD")
 from . import patchgan, resnet_generator, unet_generator  # noqa: E402,F401  (fill the registries)
 from . import backbone_discriminator  # noqa: E402,F401  (--netD from the classifier and segmenter backbones)
 from .norm import get_norm_layer, init_weights, mixes_samples  # noqa: E402
-from .padding import crop_to, pad_to_multiple  # noqa: E402
+from ..ops.padding import crop_to, pad_to_multiple  # noqa: E402
 
 __all__ = [
     "GENERATORS",
@@ -81,7 +81,7 @@ def define_G(
         use_dropout=use_dropout,
     )
     net = init_weights(net, init_type, init_gain)
-    # Saved beside its checkpoints (gantool.arch), so test.py and Translator.load rebuild it without options.
+    # Saved beside its checkpoints (gantool.io.arch), so test.py and Translator.load rebuild it without options.
     net.gantool_arch = {"builder": "define_G", "kwargs": dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf,
                                                               netG=netG, norm=norm, use_dropout=bool(use_dropout))}
     return net

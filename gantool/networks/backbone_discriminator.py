@@ -15,7 +15,7 @@ import torch.nn as nn
 from ..errors import GantoolError
 from . import DISCRIMINATORS
 from .norm import NormLayer, init_weights
-from .padding import crop_to, pad_to_multiple
+from ..ops.padding import crop_to, pad_to_multiple
 from .trunk import BACKBONE_NORMS, classifier_trunk, freeze, load_trunk_weights, set_trunk_norm
 
 #: every ``--netC`` name (checked against the registry by the tests): each is also a ``--netD``

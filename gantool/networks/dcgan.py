@@ -56,7 +56,7 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.latent_dim = latent_dim
-        # Saved beside its checkpoints (gantool.arch): test.py and the API rebuild it without options.
+        # Saved beside its checkpoints (gantool.io.arch): test.py and the API rebuild it without options.
         self.gantool_arch = {"builder": "dcgan", "kwargs": {"latent_dim": latent_dim, "channels": channels,
                                                             "img_size": img_size, "ngf": ngf}}
 

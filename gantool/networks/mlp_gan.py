@@ -34,7 +34,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, channels: int = 1, img_size: int = 28):
         super().__init__()
         self.img_shape = (channels, img_size, img_size)
-        # Saved beside its checkpoints (gantool.arch): test.py and the API rebuild it without options.
+        # Saved beside its checkpoints (gantool.io.arch): test.py and the API rebuild it without options.
         self.gantool_arch = {"builder": "mlp_gan",
                              "kwargs": {"latent_dim": latent_dim, "channels": channels, "img_size": img_size}}
         self.model = nn.Sequential(

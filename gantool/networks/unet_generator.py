@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from . import GENERATORS
 from .norm import NormLayer, norm_uses_bias
-from .padding import crop_to, pad_to_multiple
+from ..ops.padding import crop_to, pad_to_multiple
 
 
 class UnetSkipConnectionBlock(nn.Module):

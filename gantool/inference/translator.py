@@ -5,7 +5,7 @@
     out = t(pil_image)                                         # PIL in, PIL out; numpy and tensors too
 
 Images of any size are padded to the generator's ``size_multiple`` and cropped back; ``tile=512``
-translates large images in overlapping, blended tiles (``gantool.tiling``).
+translates large images in overlapping, blended tiles (``gantool.inference.tiling``).
 """
 import os
 import warnings
@@ -17,11 +17,11 @@ import torch.nn as nn
 from PIL import Image
 from torch import Tensor
 
-from .arch import arch_options, build_from_arch, format_options, read_arch
-from .checkpoint import load_network
-from .errors import GantoolError
-from .networks import crop_to, pad_to_multiple
-from .pretrained import shipped_folder, shipped_names
+from ..io.arch import arch_options, build_from_arch, format_options, read_arch
+from ..io.checkpoint import load_network
+from ..errors import GantoolError
+from ..networks import crop_to, pad_to_multiple
+from ..io.pretrained import shipped_folder, shipped_names
 from .tiling import translate_tiled
 
 # The classic published CycleGAN generators (horse2zebra_pretrained, ...): used for files without metadata.

@@ -10,7 +10,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .errors import GantoolError
+from ..errors import GantoolError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 NAN_POLICIES = ("stop", "skip")

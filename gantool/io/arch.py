@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch.nn as nn
 
-from .errors import GantoolError
+from ..errors import GantoolError
 
 ARCH_VERSION = 1
 
@@ -77,14 +77,14 @@ def build_from_arch(arch: dict) -> nn.Module:
     """Rebuild the (untrained) network that ``arch`` describes, on the CPU."""
     kwargs = arch["kwargs"]
     if arch["builder"] == "define_G":
-        from .networks import define_G
+        from ..networks import define_G
 
         return define_G(**kwargs)
     if arch["builder"] == "mlp_gan":
-        from .networks.mlp_gan import MLPGenerator
+        from ..networks.mlp_gan import MLPGenerator
 
         return MLPGenerator(**kwargs)
-    from .networks.dcgan import DCGANGenerator
+    from ..networks.dcgan import DCGANGenerator
 
     return DCGANGenerator(**kwargs)
 

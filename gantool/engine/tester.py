@@ -7,11 +7,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 import torch
 from torch.utils.data import DataLoader
 
-from .checkpoint import atomic_write_text
-from .metrics import MetricMeter, paired_metrics
-from .models.base import Recipe
-from .viz.html import HTMLPage
-from .viz.images import make_grid_image, save_image, tensor2im
+from ..io.checkpoint import atomic_write_text
+from ..metrics.paired import MetricMeter, paired_metrics
+from ..models.base import Recipe
+from ..viz.html import HTMLPage
+from ..viz.images import make_grid_image, save_image, tensor2im
 
 
 class Tester:

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .data.image_io import is_image_file
-from .errors import GantoolError
-from .metrics import paired_metrics
+from ..data.image_io import is_image_file
+from ..errors import GantoolError
+from .paired import paired_metrics
 
 # Used when metrics.json does not say (results written before it recorded its pairs).
 _FALLBACK_PAIRS = [("fake_B", "truth_B"), ("fake", "truth"), ("fake_B_rgb", "real_B_rgb")]

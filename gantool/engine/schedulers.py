@@ -1,7 +1,7 @@
 """Learning-rate policies (``--lr_policy``), stepped once per epoch."""
 from torch.optim import Optimizer, lr_scheduler
 
-from .registry import Registry
+from ..registry import Registry
 
 LR_POLICIES = Registry("--lr_policy")
 

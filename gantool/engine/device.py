@@ -3,7 +3,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from .errors import GantoolError
+from ..errors import GantoolError
 
 
 def parse_gpu_ids(text: Optional[str]) -> Optional[List[int]]:

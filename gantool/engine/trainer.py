@@ -14,14 +14,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed
-from .checkpoint import atomic_save, load_file, load_network, remove_stale_temporaries, save_network, unwrap
-from .errors import GantoolError, Interrupted
+from ..io.checkpoint import atomic_save, load_file, load_network, remove_stale_temporaries, save_network, unwrap
+from ..errors import GantoolError, Interrupted
 from .interrupts import stop_signals
-from .models.base import Recipe
+from ..models.base import Recipe
 from .nan_guard import NanGuard, NonFiniteLoss
 from .run_loader import RunLoader
 from .schedulers import make_scheduler, step_scheduler
-from .viz.loss_log import LossLog
+from ..viz.loss_log import LossLog
 
 STATE_FILE = "latest_state.pth"
 STATE_FORMAT = "gantool-train-state-v1"
@@ -387,7 +387,7 @@ def _own_part(state: dict, path: str) -> dict:
 
 
 def _load_weights(net, state: dict, label: str, options_hint: str) -> None:
-    from .checkpoint import describe_generator, unwrap
+    from ..io.checkpoint import describe_generator, unwrap
 
     target = unwrap(net)
     own = target.state_dict()

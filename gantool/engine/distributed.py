@@ -36,8 +36,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from .errors import GantoolError
-from .viz.loss_log import LossLog
+from ..errors import GantoolError
+from ..viz.loss_log import LossLog
 
 
 # ----------------------------------------------------------------- where this process stands

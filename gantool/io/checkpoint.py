@@ -16,7 +16,7 @@ from typing import Callable, Dict, Optional
 import torch
 import torch.nn as nn
 
-from .errors import GantoolError
+from ..errors import GantoolError
 
 _PREFIXES = ("module.", "_orig_mod.")
 
@@ -68,7 +68,7 @@ def unwrap(net: nn.Module) -> nn.Module:
 
 def save_network(net: nn.Module, path: str) -> None:
     """Save the unwrapped network's state dict (on the CPU) to ``path`` atomically, and its
-    architecture (``net.gantool_arch``, see ``gantool.arch``) as a JSON side file when it has one."""
+    architecture (``net.gantool_arch``, see ``gantool.io.arch``) as a JSON side file when it has one."""
     from .arch import write_arch
 
     net = unwrap(net)

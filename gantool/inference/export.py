@@ -20,8 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import GantoolError
-from .pretrained import shipped_folder
+from ..errors import GantoolError
+from ..io.pretrained import shipped_folder
 from .translator import CLASSIC_ARCH, Translator
 
 FORMATS = ("torchscript", "onnx")

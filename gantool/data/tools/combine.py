@@ -8,8 +8,8 @@ from typing import Callable, Dict, List, Tuple
 
 from PIL import Image
 
-from ..errors import GantoolError
-from .image_io import is_image_file
+from ...errors import GantoolError
+from ..image_io import is_image_file
 
 
 def _images(folder: str) -> List[str]:

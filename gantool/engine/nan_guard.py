@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .errors import GantoolError
+from ..errors import GantoolError
 
 
 class NonFiniteLoss(GantoolError):

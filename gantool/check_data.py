@@ -20,8 +20,8 @@ import time
 from collections import Counter
 from typing import Callable, List, Tuple
 
-from ..errors import GantoolError
-from .scan import ImageInfo
+from .errors import GantoolError
+from .data.tools.scan import ImageInfo
 
 SPLITS = ("train", "val", "test")
 MAX_LISTED = 10
@@ -104,8 +104,8 @@ def check_data(opt: argparse.Namespace, log: Callable[[str], None], full: bool =
         GantoolError: training would fail (the split named by ``--phase`` cannot be built); the report
             is printed first.
     """
-    from ..build import build_dataset
-    from .base import FolderDataset
+    from .build import build_dataset
+    from .data.base import FolderDataset
 
     start = time.perf_counter()
     root = opt.dataroot
@@ -154,7 +154,7 @@ def check_data(opt: argparse.Namespace, log: Callable[[str], None], full: bool =
 
 def check_data_main(argv: List[str], log: Callable[[str], None]) -> None:
     """``gantool check-data [--full] [--workers N] --dataroot X [train.py options]``."""
-    from ..options import parse
+    from .options import parse
 
     own, rest = _check_parser().parse_known_args(argv)
     if not any(a == "--dataroot" or a.startswith("--dataroot=") for a in rest):

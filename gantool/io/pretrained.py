@@ -1,7 +1,7 @@
 """The small pretrained generators that ship inside the package (``gantool/pretrained/<name>/``).
 
 Each folder is laid out like a classic checkpoint folder (``latest_net_G.pth`` plus its
-``latest_net_G.json`` architecture, see ``gantool.arch``), so ``test.py --name <name>`` finds it
+``latest_net_G.json`` architecture, see ``gantool.io.arch``), so ``test.py --name <name>`` finds it
 when ``checkpoints/<name>`` does not exist (a local folder of that name wins). The tensors are
 stored in float16 to keep the package small; loading copies them into the float32 network.
 ``scripts/train_pretrained.sh`` makes them.
@@ -9,7 +9,7 @@ stored in float16 to keep the package small; loading copies them into the float3
 import os
 from typing import List, Optional
 
-PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
 
 
 def shipped_names() -> List[str]:

@@ -1,0 +1,1 @@
+"""Dataset tools: scanning image folders, combining A and B into aligned pairs."""

@@ -1,0 +1,1 @@
+"""The training and test loops and everything that decides how a step runs."""

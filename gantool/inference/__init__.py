@@ -1,0 +1,1 @@
+"""Using trained generators: the Translator, tiling, export, the translate command."""

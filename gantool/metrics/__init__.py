@@ -1,0 +1,1 @@
+"""Scores: paired image metrics, label metrics, paired evaluation, network summary."""

@@ -1,0 +1,1 @@
+"""Small tensor operations shared by networks and backbones."""
