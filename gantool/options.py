@@ -252,7 +252,7 @@ def format_options(opt: argparse.Namespace) -> str:
 
 def save_options(opt: argparse.Namespace, run_dir: str) -> str:
     """Write ``train_opt.txt`` or ``test_opt.txt`` into ``run_dir``; returns the path."""
-    from .io.checkpoint import atomic_write_text
+    from .io.files import atomic_write_text
 
     path = os.path.join(run_dir, ("train" if opt.is_train else "test") + "_opt.txt")
     atomic_write_text(path, format_options(opt) + "\n")

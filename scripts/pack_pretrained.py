@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from gantool.io.arch import arch_path, read_arch  # noqa: E402
-from gantool.io.checkpoint import _atomic_write, atomic_write_text, clean_state_dict, load_file  # noqa: E402
+from gantool.io.files import atomic_write, atomic_write_text, clean_state_dict, load_file  # noqa: E402
 from gantool.errors import GantoolError  # noqa: E402
 from gantool.io.pretrained import PRETRAINED_DIR  # noqa: E402
 
@@ -33,12 +33,8 @@ def pack(source: str, name: str, dest_root: str = PRETRAINED_DIR) -> str:
     path = os.path.join(dest_root, name, "latest_net_G.pth")
     buffer = io.BytesIO()
     torch.save(half, buffer)  # to a buffer: the archive's inner name is fixed, so equal weights give equal bytes
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(buffer.getvalue())
-
-    _atomic_write(path, write)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
     atomic_write_text(arch_path(path), json.dumps({"gantool_arch": 1, **arch, "stored_dtype": "float16"}, indent=1) + "\n")
     return path
 

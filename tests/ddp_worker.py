@@ -12,7 +12,7 @@ import torch
 
 from gantool.engine import distributed
 from gantool.build import build_trainer
-from gantool.io.checkpoint import unwrap
+from gantool.io.files import unwrap
 from gantool.errors import GantoolError
 from gantool.options import parse
 

@@ -4,7 +4,8 @@ import os
 import pytest
 import torch
 
-from gantool.io.checkpoint import atomic_save, clean_state_dict, describe_generator, load_file, load_network, save_network
+from gantool.io.checkpoint import describe_generator, load_network, save_network
+from gantool.io.files import atomic_save, clean_state_dict, load_file
 from gantool.errors import GantoolError
 from gantool.networks import define_G
 

@@ -62,7 +62,7 @@ def draw_sample(rng: random.Random, size: int = 64) -> Tuple[Image.Image, Image.
                    cy + r * math.sin(angle + 2 * math.pi * k / corners)) for k in range(corners)]
         draw_image.polygon(points, fill=fill)
         draw_mask.polygon(points, fill=cls)
-    from ..metrics.labels import palette
+    from ..viz.palette import palette
 
     mask.putpalette(palette(256).flatten().tolist())
     return image, mask

@@ -7,7 +7,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 import torch
 from torch.utils.data import DataLoader
 
-from ..io.checkpoint import atomic_write_text
+from ..io.files import atomic_write_text
 from ..metrics.paired import MetricMeter, paired_metrics
 from ..models.base import Recipe
 from ..viz.html import HTMLPage

@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed
-from ..io.checkpoint import atomic_save, load_file, load_network, remove_stale_temporaries, save_network, unwrap
+from ..io.checkpoint import load_network, save_network
+from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..errors import GantoolError, Interrupted
 from .interrupts import stop_signals
 from ..models.base import Recipe

@@ -42,7 +42,7 @@ def arch_path(pth_path: str) -> str:
 
 def write_arch(net: nn.Module, pth_path: str) -> None:
     """Write ``net.gantool_arch`` (when it has one) beside ``pth_path``, atomically."""
-    from .checkpoint import atomic_write_text
+    from .files import atomic_write_text
 
     arch = getattr(net, "gantool_arch", None)
     if arch:

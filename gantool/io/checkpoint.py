@@ -3,67 +3,16 @@
 Network files (``latest_net_G_A.pth``, ``5_net_D_B.pth``, ...) are plain state dicts of the
 unwrapped networks, with the classic key names, so they move both ways between gantool and
 pytorch-CycleGAN-and-pix2pix. ``latest_state.pth`` holds everything needed to resume exactly.
-Every write goes to a temporary file in the same folder and is renamed into place, so a crash
-never leaves a half-written checkpoint; every read uses ``weights_only=True``.
+Writes and reads go through :mod:`gantool.io.files` (atomic, weights only).
 """
-import os
-import pickle
-import tempfile
-import zipfile
 from collections import OrderedDict
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 
 from ..errors import GantoolError
-
-_PREFIXES = ("module.", "_orig_mod.")
-
-
-def _atomic_write(path: str, write: Callable[[str], None]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-        os.close(fd)
-    except OSError as err:
-        raise GantoolError(f"cannot write to {folder}: {err.strerror}") from None
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(err, OSError):
-            raise GantoolError(f"could not save {path}: {err.strerror or err}; the previous file is unchanged") from None
-        raise
-
-
-def atomic_save(obj, path: str) -> None:
-    """``torch.save(obj, path)`` through a temporary file and a rename."""
-    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(path, write)
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    """The network inside DistributedDataParallel / DataParallel / torch.compile wrappers."""
-    while True:
-        if hasattr(net, "module") and isinstance(net.module, nn.Module):
-            net = net.module
-        elif hasattr(net, "_orig_mod"):
-            net = net._orig_mod
-        else:
-            return net
+from .files import atomic_save, clean_state_dict, load_file, unwrap
 
 
 def save_network(net: nn.Module, path: str) -> None:
@@ -75,33 +24,6 @@ def save_network(net: nn.Module, path: str) -> None:
     state = OrderedDict((k, v.detach().cpu()) for k, v in net.state_dict().items())
     atomic_save(state, path)
     write_arch(net, path)
-
-
-def load_file(path: str, what: str = "checkpoint"):
-    """``torch.load`` with ``weights_only=True`` on the CPU, turning every failure into one clear line."""
-    if not os.path.isfile(path):
-        raise GantoolError(f"{what} {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise GantoolError(
-            f"{path} was refused: it contains pickled Python objects, not just weights, and loading it could "
-            f"run code ({str(err).splitlines()[0][:120]}). Only load such a file if you trust it, and re-save "
-            "its state_dict"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise GantoolError(f"{path} is not a readable PyTorch file (truncated or corrupt?): {str(err).splitlines()[0][:160]}") from None
-
-
-def clean_state_dict(state: Dict[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
-    """Strip ``module.`` / ``_orig_mod.`` prefixes (DataParallel, DDP, torch.compile) and drop metadata."""
-    out = OrderedDict()
-    for key, value in state.items():
-        for prefix in _PREFIXES:
-            while key.startswith(prefix):
-                key = key[len(prefix):]
-        out[key] = value
-    return out
 
 
 def patch_instance_norm(state: Dict[str, torch.Tensor], net: nn.Module) -> None:
@@ -166,18 +88,3 @@ def load_network(net: nn.Module, path: str, options_hint: str = "") -> None:
         asked = f" ({options_hint})" if options_hint else ""
         raise GantoolError(f"{path} does not fit the network you asked for{asked}: {detail}; {hint}")
     target.load_state_dict(state, strict=True)
-
-
-def remove_stale_temporaries(folder: str) -> None:
-    """Delete the temporary files of atomic writes that never finished (a process killed mid-save).
-
-    Only call this while no other process writes into ``folder``.
-    """
-    if not os.path.isdir(folder):
-        return
-    for name in os.listdir(folder):
-        if name.startswith(".") and name.endswith(".tmp"):
-            try:
-                os.remove(os.path.join(folder, name))
-            except OSError:
-                pass

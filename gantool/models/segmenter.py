@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import GantoolError
-from ..metrics.labels import IGNORE_INDEX, colorize
+from ..metrics.labels import IGNORE_INDEX
+from ..viz.palette import colorize
 from .base import MODELS
 from .classifier import LabelRecipe
 

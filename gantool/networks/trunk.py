@@ -74,7 +74,7 @@ def load_trunk_weights(full: nn.Module, trunk: nn.Module, path: str, name: str) 
         GantoolError: the file is unreadable or not weights-only, or it lacks some of the trunk's
             weights, or one has another shape; the message names the first such key.
     """
-    from ..io.checkpoint import clean_state_dict, load_file
+    from ..io.files import clean_state_dict, load_file
 
     state = load_file(path, "--D_backbone_weights file")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):

@@ -4,7 +4,8 @@ Exports only; visdom and dominate are imported where they are used, never here.
 """
 
 from .html import HTMLPage
-from .images import atomic_write, make_grid_image, save_image, tensor2im
+from ..io.files import atomic_write
+from .images import make_grid_image, save_image, tensor2im
 from .loss_log import LossLog
 from .visualizer import TrainingVisualizer
 

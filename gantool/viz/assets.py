@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from ..errors import GantoolError
-from .images import atomic_write
+from ..io.files import atomic_write
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 _MATHJAX_FILES = ["MathJax.js", "config/Safe.js", "config/TeX-AMS-MML_HTMLorMML.js", "extensions/Safe.js",

@@ -12,7 +12,7 @@ import posixpath
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
-from .images import atomic_write
+from ..io.files import atomic_write
 
 # Inline so the page needs nothing from the network (no CDN CSS, no web fonts).
 _STYLE = """

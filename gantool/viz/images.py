@@ -7,12 +7,13 @@ of the classic pytorch-CycleGAN-and-pix2pix); on disk and in the dashboard they 
 from __future__ import annotations
 
 import os
-import uuid
-from typing import Callable, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 import torch
 from PIL import Image
+
+from ..io.files import atomic_write
 
 ImageLike = Union[torch.Tensor, np.ndarray]
 
@@ -46,30 +47,6 @@ def tensor2im(t: ImageLike) -> np.ndarray:
     if t.dim() == 4:
         t = t[0]
     return _chw_to_uint8(t)
-
-
-def atomic_write(path: str, write: Callable[[object], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then ``os.replace`` it into place.
-
-    A crash or Ctrl-C mid-write leaves either the old file or the new one, never half of one (a browser
-    refreshing the results page would otherwise show broken images). No fsync: this guards against
-    crashes of the process, and fsync can cost tens of milliseconds per file on network disks.
-
-    Args:
-        path: destination file.
-        write: called with a binary file object opened for writing.
-    """
-    folder, name = os.path.split(os.path.abspath(path))
-    # A plain open (not tempfile.mkstemp) so the file gets the usual umask permissions, not 0600.
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def save_image(arr: np.ndarray, path: str, aspect_ratio: float = 1.0) -> None:

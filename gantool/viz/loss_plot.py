@@ -14,7 +14,7 @@ import math
 import os
 from typing import Optional, Sequence
 
-from .images import atomic_write
+from ..io.files import atomic_write
 
 # Matplotlib's "tab10": distinct, and familiar from the classic toolkit's plots.
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",

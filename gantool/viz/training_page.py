@@ -17,7 +17,7 @@ import re
 from typing import Sequence
 
 from .html import HTMLPage
-from .images import atomic_write
+from ..io.files import atomic_write
 
 SAVED_IMAGE = re.compile(r"^epoch(\d{3,})_(.+)\.png$")
 
