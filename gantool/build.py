@@ -7,13 +7,13 @@ import argparse
 import inspect
 import os
 import random
-from typing import Callable
+from typing import Callable, List
 
 import torch
 
 from . import data
 from .engine import distributed
-from .io.arch import options_from_checkpoints
+from .io.arch import arch_options, format_arch_options, read_arch
 from .io.checkpoint import load_network
 from .engine.device import select_device, select_training_device
 from .errors import GantoolError
@@ -161,7 +161,7 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         seed_everything(opt.seed)
         recipe = build_recipe(opt, device)
     for name, path in paths.items():
-        load_network(recipe.networks[name], path, recipe.arch_options.get(name, ""))
+        load_network(recipe.networks[name], path, recipe.options_hint(name))
     if folder != shipped_folder(opt.name):  # the package folder may be read-only
         save_options(opt, folder)
     configure(recipe, device, opt.precision, opt.channels_last, opt.compile, log=log)
@@ -171,3 +171,41 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}"
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches)
+
+
+def options_from_checkpoints(opt: argparse.Namespace, paths: List[str],
+                             log: Callable[[str], None] = print) -> argparse.Namespace:
+    """A copy of ``opt`` whose architecture options come from the first of ``paths`` with a side file.
+
+    Options the user gave explicitly that contradict the file are replaced too, with one line saying so
+    (the file can only be loaded into the network it was saved from). ``opt`` itself is not changed.
+
+    Args:
+        opt: the parsed options (``option_defaults`` tells explicit values from defaults).
+        paths: the checkpoint files test.py will load, in order (e.g. G_A first for a CycleGAN).
+        log: where the notice goes.
+
+    Returns:
+        ``opt`` itself when no file has metadata, else a new namespace.
+    """
+    for path in paths:
+        arch = read_arch(path)
+        if arch is None:
+            continue
+        wanted = {k: v for k, v in arch_options(arch).items() if hasattr(opt, k)}
+        defaults = getattr(opt, "option_defaults", {})
+        changed = {k: v for k, v in wanted.items() if getattr(opt, k) != v}
+        if not changed:
+            return opt
+        explicit = {k: getattr(opt, k) for k in changed if k in defaults and getattr(opt, k) != defaults[k]}
+        if explicit:
+            log(f"gantool: {path} was saved with {format_arch_options({k: wanted[k] for k in explicit})}; using that "
+                f"instead of {format_arch_options(explicit)}")
+        new = argparse.Namespace(**{**vars(opt), **changed})
+        if "img_size" in changed:
+            # --load_size/--crop_size follow --img_size unless given (the unconditional recipes require it).
+            for size in ("load_size", "crop_size"):
+                if getattr(opt, size, None) == opt.img_size:
+                    setattr(new, size, changed["img_size"])
+        return new
+    return opt

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from conftest import run_cli
-from gantool.io.arch import build_from_arch, read_arch
+from gantool.io.arch import read_arch
+from gantool.networks import build_from_arch
 from gantool.io.checkpoint import load_network
 from gantool.data.builtin import ensure_builtin
 from gantool.data.digits import render_digits

@@ -80,3 +80,16 @@ def select_training_device(gpu_ids: Optional[List[int]]) -> Tuple[torch.device, 
         message = f"gantool: {where} on GPU {gpu} ({torch.cuda.get_device_name(gpu)}, NCCL)"
     distributed.init_process_group(device)
     return device, ids, message
+
+
+def device_from_name(device: str) -> torch.device:
+    """The Python API's device names as a ``torch.device``: ``"auto"`` (GPU 0 when there is one, as with
+    ``--gpu_ids`` left out), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
+    if device == "auto":
+        return select_device(None)[0]
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise GantoolError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use 'cpu' or 'auto'")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise GantoolError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed
-from ..io.checkpoint import load_network, save_network
+from ..io.checkpoint import fit_state, load_network, save_network
 from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..errors import GantoolError, Interrupted
 from .interrupts import stop_signals
@@ -117,8 +117,8 @@ class Trainer:
             raise GantoolError(f"{path} holds networks {sorted(state['networks'])}, but this model has "
                                f"{sorted(self.recipe.networks)}; is --model right?")
         for name, net in self.recipe.networks.items():
-            tmp = os.path.join(self.run_dir, STATE_FILE) + f" [{name}]"
-            _load_weights(net, state["networks"][name], tmp, self.recipe.arch_options.get(name, ""))
+            label = os.path.join(self.run_dir, STATE_FILE) + f" [{name}]"
+            fit_state(net, state["networks"][name], label, self.recipe.options_hint(name))
         # Schedulers first: creating one resets its optimizer's lr to the initial value, so the
         # optimizers' saved (decayed) lr must be loaded after them.
         self._make_schedulers(state["scheduler_epoch_count"])
@@ -168,7 +168,7 @@ class Trainer:
             raise GantoolError(f"--continue_train: nothing to resume in {self.run_dir} (no {STATE_FILE} and no "
                                f"{self.load_epoch}_net_*.pth); drop --continue_train to start afresh")
         for name, net in self.recipe.networks.items():
-            load_network(net, files[name], self.recipe.arch_options.get(name, ""))
+            load_network(net, files[name], self.recipe.options_hint(name))
         self.epoch = self.epoch_count or 1
         self._make_schedulers(self.epoch)
         self.log(f"gantool: loaded {self.load_epoch}_net_*.pth from {self.run_dir}; starting at epoch {self.epoch}")
@@ -386,14 +386,3 @@ def _own_part(state: dict, path: str) -> dict:
                            "so that every process's random state and image pool continue exactly")
     return state["ranks"][distributed.rank()] if "ranks" in state else state
 
-
-def _load_weights(net, state: dict, label: str, options_hint: str) -> None:
-    from ..io.checkpoint import describe_generator, unwrap
-
-    target = unwrap(net)
-    own = target.state_dict()
-    if set(state) != set(own) or any(state[k].shape != v.shape for k, v in own.items()):
-        guess = describe_generator(state)
-        hint = f"it looks like it was saved with {guess}" if guess else "was it saved with other options?"
-        raise GantoolError(f"{label} does not fit the network you asked for ({options_hint}); {hint}")
-    target.load_state_dict(state, strict=True)

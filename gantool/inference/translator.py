@@ -17,11 +17,13 @@ import torch.nn as nn
 from PIL import Image
 from torch import Tensor
 
-from ..io.arch import arch_options, build_from_arch, format_options, read_arch
-from ..io.checkpoint import load_network
+from ..engine.device import device_from_name
 from ..errors import GantoolError
-from ..networks import crop_to, pad_to_multiple
+from ..io.arch import GeneratorArch, arch_from_record, format_arch_options, read_arch
+from ..io.checkpoint import load_network
 from ..io.pretrained import shipped_folder, shipped_names
+from ..networks import build_from_arch
+from ..ops.padding import crop_to, pad_to_multiple
 from .tiling import translate_tiled
 
 # The classic published CycleGAN generators (horse2zebra_pretrained, ...): used for files without metadata.
@@ -49,18 +51,6 @@ def resolve_checkpoint(path_or_name: str, epoch: str = "latest") -> str:
         raise GantoolError(f"{path_or_name} is neither a checkpoint file, nor a folder, nor a shipped model "
                            f"(shipped: {shipped})")
     return path
-
-
-def select(device: str) -> torch.device:
-    """``"auto"`` (CUDA when there is one), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` as a ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise GantoolError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use 'cpu' or 'auto'")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise GantoolError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
 
 
 def set_test_semantics(net: nn.Module, eval_mode: bool) -> bool:
@@ -99,15 +89,15 @@ class Translator:
 
     def __init__(self, net: nn.Module, device: str = "auto", eval_mode: bool = False, tile: Optional[int] = None,
                  overlap: int = 32, batch_size: int = 8):
-        self.device = select(device)
+        self.device = device_from_name(device)
         self.net = net.to(self.device)
         self.per_image = set_test_semantics(self.net, eval_mode)
         self.eval_mode = eval_mode
         self.size_multiple = int(getattr(net, "size_multiple", 1))
-        arch = getattr(net, "gantool_arch", {}).get("kwargs", {})
+        arch = getattr(net, "gantool_arch", None)
         first = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
-        self.input_nc = int(arch.get("input_nc", first.in_channels if first is not None else 3))
-        self.output_nc = int(arch.get("output_nc", self.input_nc))
+        self.input_nc = int(getattr(arch, "input_nc", first.in_channels if first is not None else 3))
+        self.output_nc = int(getattr(arch, "output_nc", self.input_nc))
         if tile is not None and not 0 <= overlap < tile:
             raise GantoolError(f"--tile {tile} needs 0 <= --overlap < --tile (got --overlap {overlap})")
         self.tile, self.overlap = tile, overlap
@@ -128,20 +118,17 @@ class Translator:
             raise GantoolError(f"unknown generator option(s) {', '.join(sorted(unknown))}; "
                                f"use {', '.join(CLASSIC_ARCH)}")
         path = resolve_checkpoint(checkpoint, epoch)
-        saved = read_arch(path)
-        if saved is None:
-            saved = {"builder": "define_G", "kwargs": {**CLASSIC_ARCH, **arch}}
-        elif saved["builder"] != "define_G":
+        record = read_arch(path)
+        saved = GeneratorArch(**{**CLASSIC_ARCH, **arch}) if record is None else arch_from_record(record)
+        if not isinstance(saved, GeneratorArch):
             raise GantoolError(f"{path} is an unconditional generator (noise -> images), not an image translator; "
-                               f"sample it with test.py --model {'gan' if saved['builder'] == 'mlp_gan' else 'dcgan'}")
-        else:
-            clash = {k: v for k, v in arch.items() if saved["kwargs"][k] != v}
-            if clash:
-                warnings.warn(f"{path} was saved with {format_options(arch_options(saved))}; ignoring "
-                              + ", ".join(f"{k}={v!r}" for k, v in clash.items()), stacklevel=2)
+                               f"sample it with test.py --model {'gan' if saved.builder == 'mlp_gan' else 'dcgan'}")
+        clash = {k: v for k, v in arch.items() if getattr(saved, k) != v} if record is not None else {}
+        if clash:
+            warnings.warn(f"{path} was saved with {format_arch_options(saved.options())}; ignoring "
+                          + ", ".join(f"{k}={v!r}" for k, v in clash.items()), stacklevel=2)
         net = build_from_arch(saved)
-        hint = format_options(arch_options(saved))
-        load_network(net, path, hint)
+        load_network(net, path, format_arch_options(saved.options()))
         return cls(net, device, eval_mode=eval_mode, tile=tile, overlap=overlap, batch_size=batch_size)
 
     # ------------------------------------------------------------------ tensors

@@ -1,38 +1,122 @@
-"""Self-describing generators: the constructor options saved next to a checkpoint.
+"""Self-describing generators: one small dataclass per generator family, saved next to a checkpoint.
 
-gantool's generator builders (``define_G``, ``MLPGenerator``, ``DCGANGenerator``) attach a small
-dict to the module they return, ``net.gantool_arch = {"builder": ..., "kwargs": {...}}``, and
-``checkpoint.save_network`` writes it as a JSON side file beside the state dict
-(``latest_net_G_A.pth`` -> ``latest_net_G_A.json``). The ``.pth`` itself stays a plain classic state
-dict, so it still moves both ways with pytorch-CycleGAN-and-pix2pix; a classic file without a side
-file loads with explicit options as before.
+gantool's generator builders (``define_G``, ``MLPGenerator``, ``DCGANGenerator``) attach their description
+to the module they return (``net.gantool_arch``, a :class:`GeneratorArch`, :class:`MLPGeneratorArch` or
+:class:`DCGANGeneratorArch`), and ``checkpoint.save_network`` writes it as a JSON side file beside the
+state dict (``latest_net_G_A.pth`` -> ``latest_net_G_A.json``: ``{"gantool_arch": 1, "builder": ...,
+"kwargs": {...}}``). The ``.pth`` itself stays a plain classic state dict, so it still moves both ways
+with pytorch-CycleGAN-and-pix2pix; a classic file without a side file loads with explicit options.
 
-``test.py`` and the Python API read the side file, so ``--netG/--ngf/--norm/--no_dropout`` are not
-needed for gantool's own checkpoints.
+The same description gives the command-line options that rebuild the network (``options``, ``hint``
+for error messages); ``gantool.networks.build_from_arch`` builds it. This module knows no network code.
 """
-import argparse
+import dataclasses
 import json
 import os
-from typing import Callable, Dict, List, Optional
+from typing import ClassVar, Dict, Optional, Tuple, Union
 
 import torch.nn as nn
 
 from ..errors import GantoolError
+from .files import atomic_write_text
 
 ARCH_VERSION = 1
 
-# builder name -> (required kwargs, how each kwarg maps to a command-line option)
-_BUILDERS: Dict[str, Dict[str, str]] = {
-    "define_G": {"input_nc": "input_nc", "output_nc": "output_nc", "ngf": "ngf", "netG": "netG", "norm": "norm",
-                 "use_dropout": "no_dropout"},
-    "mlp_gan": {"latent_dim": "latent_dim", "channels": "input_nc", "img_size": "img_size"},
-    "dcgan": {"latent_dim": "latent_dim", "channels": "input_nc", "img_size": "img_size", "ngf": "ngf"},
-}
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """The constructor arguments of one network; subclasses name the builder and the options."""
+
+    #: the name saved in the side file's ``builder`` field
+    builder: ClassVar[str] = ""
+    #: constructor argument -> the command-line option that sets it (``use_dropout`` is ``--no_dropout`` negated)
+    option_names: ClassVar[Dict[str, str]] = {}
+    #: the options in the order a user reads them in messages
+    hint_order: ClassVar[Tuple[str, ...]] = ()
+
+    def kwargs(self) -> Dict[str, object]:
+        """The constructor arguments, as saved in the side file's ``kwargs``."""
+        return dataclasses.asdict(self)
+
+    def record(self) -> Dict[str, object]:
+        """``{"builder": ..., "kwargs": {...}}``: what the side file holds (besides its version)."""
+        return {"builder": self.builder, "kwargs": self.kwargs()}
+
+    def options(self) -> Dict[str, object]:
+        """The command-line option values that rebuild this network (``use_dropout`` -> ``no_dropout``...)."""
+        out = {}
+        for field, option in self.option_names.items():
+            value = getattr(self, field)
+            out[option] = (not value) if field == "use_dropout" else value
+        return out
+
+    def hint(self) -> str:
+        """The options as a user types them, for messages: ``--netG resnet_9blocks --ngf 64 ...``."""
+        parts = []
+        options = self.options()
+        for option in self.hint_order:
+            value = options[option]
+            if isinstance(value, bool):
+                parts.append(f"--{option}" if value else "")
+            else:
+                parts.append(f"--{option} {value}")
+        return " ".join(p for p in parts if p)
 
 
-def make_arch(builder: str, **kwargs) -> dict:
-    """The metadata dict a builder attaches to its network (plain JSON types only)."""
-    return {"builder": builder, "kwargs": dict(kwargs)}
+@dataclasses.dataclass(frozen=True)
+class GeneratorArch(Arch):
+    """An image-to-image generator of ``define_G`` (ResNet or U-Net)."""
+
+    builder: ClassVar[str] = "define_G"
+    option_names: ClassVar[Dict[str, str]] = {"input_nc": "input_nc", "output_nc": "output_nc", "ngf": "ngf",
+                                              "netG": "netG", "norm": "norm", "use_dropout": "no_dropout"}
+    hint_order: ClassVar[Tuple[str, ...]] = ("netG", "ngf", "norm", "input_nc", "output_nc", "no_dropout")
+    input_nc: int
+    output_nc: int
+    ngf: int
+    netG: str
+    norm: str
+    use_dropout: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPGeneratorArch(Arch):
+    """The fully connected generator of ``--model gan``."""
+
+    builder: ClassVar[str] = "mlp_gan"
+    option_names: ClassVar[Dict[str, str]] = {"latent_dim": "latent_dim", "channels": "input_nc",
+                                              "img_size": "img_size"}
+    hint_order: ClassVar[Tuple[str, ...]] = ("latent_dim", "img_size", "input_nc")
+    latent_dim: int
+    channels: int
+    img_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DCGANGeneratorArch(Arch):
+    """The transposed-convolution generator of ``--model dcgan``."""
+
+    builder: ClassVar[str] = "dcgan"
+    option_names: ClassVar[Dict[str, str]] = {"latent_dim": "latent_dim", "channels": "input_nc",
+                                              "img_size": "img_size", "ngf": "ngf"}
+    hint_order: ClassVar[Tuple[str, ...]] = ("latent_dim", "img_size", "input_nc", "ngf")
+    latent_dim: int
+    channels: int
+    img_size: int
+    ngf: int
+
+
+#: side-file ``builder`` -> description class
+ARCHITECTURES = {cls.builder: cls for cls in (GeneratorArch, MLPGeneratorArch, DCGANGeneratorArch)}
+
+
+def arch_from_record(record: Union[Arch, Dict[str, object]]) -> Arch:
+    """The description of a side file's ``{"builder", "kwargs"}`` (a description is returned as it is)."""
+    if isinstance(record, Arch):
+        return record
+    cls = ARCHITECTURES[record["builder"]]
+    fields = [f.name for f in dataclasses.fields(cls)]
+    return cls(**{k: record["kwargs"][k] for k in fields})
 
 
 def arch_path(pth_path: str) -> str:
@@ -42,15 +126,14 @@ def arch_path(pth_path: str) -> str:
 
 def write_arch(net: nn.Module, pth_path: str) -> None:
     """Write ``net.gantool_arch`` (when it has one) beside ``pth_path``, atomically."""
-    from .files import atomic_write_text
-
     arch = getattr(net, "gantool_arch", None)
-    if arch:
-        atomic_write_text(arch_path(pth_path), json.dumps({"gantool_arch": ARCH_VERSION, **arch}, indent=1) + "\n")
+    if isinstance(arch, Arch):
+        atomic_write_text(arch_path(pth_path), json.dumps({"gantool_arch": ARCH_VERSION, **arch.record()}, indent=1) + "\n")
 
 
-def read_arch(pth_path: str) -> Optional[dict]:
-    """The architecture saved beside ``pth_path``, or None for a classic file without a side file.
+def read_arch(pth_path: str) -> Optional[Dict[str, object]]:
+    """The architecture saved beside ``pth_path`` as ``{"builder", "kwargs"}``, or None for a classic file
+    without a side file. ``arch_from_record`` turns it into its description.
 
     Raises:
         GantoolError: the side file exists but is not gantool metadata.
@@ -64,41 +147,22 @@ def read_arch(pth_path: str) -> Optional[dict]:
     except (OSError, ValueError) as err:
         raise GantoolError(f"{path} is not readable architecture metadata ({err}); delete it to pass the "
                            "options explicitly") from None
-    if not isinstance(arch, dict) or arch.get("builder") not in _BUILDERS or not isinstance(arch.get("kwargs"), dict):
-        raise GantoolError(f"{path} is not gantool architecture metadata (builders: {', '.join(_BUILDERS)}); "
+    if not isinstance(arch, dict) or arch.get("builder") not in ARCHITECTURES or not isinstance(arch.get("kwargs"), dict):
+        raise GantoolError(f"{path} is not gantool architecture metadata (builders: {', '.join(ARCHITECTURES)}); "
                            "delete it to pass the options explicitly")
-    missing = [k for k in _BUILDERS[arch["builder"]] if k not in arch["kwargs"]]
+    fields = [f.name for f in dataclasses.fields(ARCHITECTURES[arch["builder"]])]
+    missing = [k for k in fields if k not in arch["kwargs"]]
     if missing:
         raise GantoolError(f"{path} lacks {', '.join(missing)}; delete it to pass the options explicitly")
-    return {"builder": arch["builder"], "kwargs": {k: arch["kwargs"][k] for k in _BUILDERS[arch["builder"]]}}
+    return arch_from_record(arch).record()
 
 
-def build_from_arch(arch: dict) -> nn.Module:
-    """Rebuild the (untrained) network that ``arch`` describes, on the CPU."""
-    kwargs = arch["kwargs"]
-    if arch["builder"] == "define_G":
-        from ..networks import define_G
-
-        return define_G(**kwargs)
-    if arch["builder"] == "mlp_gan":
-        from ..networks.mlp_gan import MLPGenerator
-
-        return MLPGenerator(**kwargs)
-    from ..networks.dcgan import DCGANGenerator
-
-    return DCGANGenerator(**kwargs)
+def arch_options(record: Union[Arch, Dict[str, object]]) -> Dict[str, object]:
+    """The command-line option values that rebuild ``record`` (see :meth:`Arch.options`)."""
+    return arch_from_record(record).options()
 
 
-def arch_options(arch: dict) -> Dict[str, object]:
-    """The command-line option values that rebuild ``arch`` (``use_dropout`` -> ``no_dropout``...)."""
-    options = {}
-    for key, option in _BUILDERS[arch["builder"]].items():
-        value = arch["kwargs"][key]
-        options[option] = (not value) if key == "use_dropout" else value
-    return options
-
-
-def format_options(options: Dict[str, object]) -> str:
+def format_arch_options(options: Dict[str, object]) -> str:
     """``{"netG": "unet_64", "no_dropout": False}`` -> ``--netG unet_64 dropout``."""
     parts = []
     for key, value in options.items():
@@ -109,41 +173,3 @@ def format_options(options: Dict[str, object]) -> str:
         else:
             parts.append(f"--{key} {value}")
     return " ".join(parts)
-
-
-def options_from_checkpoints(opt: argparse.Namespace, paths: List[str],
-                             log: Callable[[str], None] = print) -> argparse.Namespace:
-    """A copy of ``opt`` whose architecture options come from the first of ``paths`` with a side file.
-
-    Options the user gave explicitly that contradict the file are replaced too, with one line saying so
-    (the file can only be loaded into the network it was saved from). ``opt`` itself is not changed.
-
-    Args:
-        opt: the parsed options (``option_defaults`` tells explicit values from defaults).
-        paths: the checkpoint files test.py will load, in order (e.g. G_A first for a CycleGAN).
-        log: where the notice goes.
-
-    Returns:
-        ``opt`` itself when no file has metadata, else a new namespace.
-    """
-    for path in paths:
-        arch = read_arch(path)
-        if arch is None:
-            continue
-        wanted = {k: v for k, v in arch_options(arch).items() if hasattr(opt, k)}
-        defaults = getattr(opt, "option_defaults", {})
-        changed = {k: v for k, v in wanted.items() if getattr(opt, k) != v}
-        if not changed:
-            return opt
-        explicit = {k: getattr(opt, k) for k in changed if k in defaults and getattr(opt, k) != defaults[k]}
-        if explicit:
-            log(f"gantool: {path} was saved with {format_options({k: wanted[k] for k in explicit})}; using that "
-                f"instead of {format_options(explicit)}")
-        new = argparse.Namespace(**{**vars(opt), **changed})
-        if "img_size" in changed:
-            # --load_size/--crop_size follow --img_size unless given (the unconditional recipes require it).
-            for size in ("load_size", "crop_size"):
-                if getattr(opt, size, None) == opt.img_size:
-                    setattr(new, size, changed["img_size"])
-        return new
-    return opt

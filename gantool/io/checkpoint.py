@@ -12,14 +12,13 @@ import torch
 import torch.nn as nn
 
 from ..errors import GantoolError
+from .arch import GeneratorArch, write_arch
 from .files import atomic_save, clean_state_dict, load_file, unwrap
 
 
 def save_network(net: nn.Module, path: str) -> None:
     """Save the unwrapped network's state dict (on the CPU) to ``path`` atomically, and its
     architecture (``net.gantool_arch``, see ``gantool.io.arch``) as a JSON side file when it has one."""
-    from .arch import write_arch
-
     net = unwrap(net)
     state = OrderedDict((k, v.detach().cpu()) for k, v in net.state_dict().items())
     atomic_save(state, path)
@@ -37,44 +36,58 @@ def patch_instance_norm(state: Dict[str, torch.Tensor], net: nn.Module) -> None:
             del state[key]
 
 
-def describe_generator(state: Dict[str, torch.Tensor]) -> Optional[str]:
-    """Guess the classic generator options a state dict was saved from, e.g. ``--netG resnet_9blocks --ngf 64``."""
+def guess_generator(state: Dict[str, torch.Tensor]) -> Optional[GeneratorArch]:
+    """Guess the classic generator a state dict was saved from, from its keys and shapes (None: not a
+    ResNet or U-Net generator)."""
     keys = list(state)
     if not keys:
         return None
     batch = any(k.endswith("running_mean") for k in keys)
-    norm = "batch" if batch else "instance"
     if "model.1.weight" in state and any(".conv_block." in k for k in keys):
         blocks = {k.split(".")[1] for k in keys if ".conv_block." in k}
-        dropout = any(".conv_block.6." in k for k in keys)
         ngf, in_nc = state["model.1.weight"].shape[:2]
-        out_nc = state[keys[-1]].shape[0]
         norm = "batch" if batch else ("instance" if state["model.1.bias"] is not None else "none")
-        return (f"--netG resnet_{len(blocks)}blocks --ngf {ngf} --norm {norm} --input_nc {in_nc} --output_nc {out_nc}"
-                + ("" if dropout else " --no_dropout"))
+        return GeneratorArch(input_nc=in_nc, output_nc=state[keys[-1]].shape[0], ngf=ngf,
+                             netG=f"resnet_{len(blocks)}blocks", norm=norm,
+                             use_dropout=any(".conv_block.6." in k for k in keys))
     if "model.model.0.weight" in state:
         depth = max(k.count("model.") for k in keys) - 1
         ngf, in_nc = state["model.model.0.weight"].shape[:2]
-        dropout = any(k.endswith("model.5.weight") and state[k].dim() == 4 for k in keys) or depth < 0
-        return f"--netG unet_{2 ** depth} --ngf {ngf} --norm {norm} --input_nc {in_nc}"
+        out = state.get("model.model.3.weight")  # the outermost ConvTranspose2d: (in, output_nc, 4, 4)
+        # Dropout has no weights, so a U-Net file cannot tell; pix2pix's default (dropout on) is the guess.
+        return GeneratorArch(input_nc=in_nc, output_nc=out.shape[1] if out is not None else in_nc, ngf=ngf,
+                             netG=f"unet_{2 ** depth}", norm="batch" if batch else "instance", use_dropout=True)
     return None
 
 
-def load_network(net: nn.Module, path: str, options_hint: str = "") -> None:
-    """Load ``path`` into ``net`` (strict), with a message naming the options the file needs on mismatch.
+def describe_generator(state: Dict[str, torch.Tensor]) -> Optional[str]:
+    """The options of :func:`guess_generator`'s guess, e.g. ``--netG resnet_9blocks --ngf 64 ...``, or None."""
+    guess = guess_generator(state)
+    return guess.hint() if guess is not None else None
 
-    Args:
-        net: the network to fill (possibly wrapped).
-        path: a ``.pth`` state dict (classic or gantool).
-        options_hint: the options that built ``net``, for the error message.
-    """
+
+def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """A network's state dict from ``path`` (classic or gantool; a ``{"state_dict": ...}`` wrapper is opened),
+    with the ``module.`` / ``_orig_mod.`` prefixes stripped."""
     state = load_file(path, "checkpoint")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise GantoolError(f"{path} is not a network state dict")
+    return clean_state_dict(state)
+
+
+def fit_state(net: nn.Module, state: Dict[str, torch.Tensor], label: str, options_hint: str = "") -> None:
+    """Load ``state`` into ``net`` (strict), or raise one line naming the options the weights need.
+
+    Args:
+        net: the network to fill (possibly wrapped).
+        state: its weights, keys without wrapper prefixes.
+        label: what the weights are, for the message (a file name).
+        options_hint: the options that built ``net``, for the message.
+    """
     target = unwrap(net)
-    state = clean_state_dict(state)
+    state = OrderedDict(state)
     patch_instance_norm(state, target)
     own = target.state_dict()
     missing = [k for k in own if k not in state]
@@ -83,8 +96,13 @@ def load_network(net: nn.Module, path: str, options_hint: str = "") -> None:
     if missing or unexpected or wrong:
         guess = describe_generator(state)
         detail = (f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} wrongly shaped keys"
-                  + (f", e.g. {(wrong or missing or unexpected)[0]}" if (wrong or missing or unexpected) else ""))
+                  + f", e.g. {(wrong or missing or unexpected)[0]}")
         hint = f"it looks like it was saved with {guess}" if guess else "pass the options it was trained with"
         asked = f" ({options_hint})" if options_hint else ""
-        raise GantoolError(f"{path} does not fit the network you asked for{asked}: {detail}; {hint}")
+        raise GantoolError(f"{label} does not fit the network you asked for{asked}: {detail}; {hint}")
     target.load_state_dict(state, strict=True)
+
+
+def load_network(net: nn.Module, path: str, options_hint: str = "") -> None:
+    """Load the ``.pth`` state dict ``path`` into ``net`` (strict; see :func:`fit_state`)."""
+    fit_state(net, read_state_dict(path), path, options_hint)

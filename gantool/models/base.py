@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..networks import crop_to, pad_to_multiple
 from ..engine.precision import Precision, make_adam
+from ..io.files import unwrap
 from ..registry import Registry
 
 MODELS = Registry("--model")
@@ -44,7 +45,8 @@ class Recipe:
         self.networks: Dict[str, nn.Module] = {}
         self.optimizers: Dict[str, torch.optim.Optimizer] = {}
         self.visuals: Dict[str, Tensor] = {}
-        self.arch_options: Dict[str, str] = {}  # network name -> the options that built it, for errors
+        #: network name -> the options that built it, for errors, where the network carries no description
+        self.arch_options: Dict[str, str] = {}
         #: set by the trainer (``--precision``, ``--nan_policy``); fp32 for code that drives a recipe directly
         self.precision = Precision("fp32", device)
         self.memory_format = torch.contiguous_format  # the layout of 4-d inputs (``--channels_last``)
@@ -97,6 +99,12 @@ class Recipe:
         """Backward ``loss`` and step ``optimizers[name]`` through the run's precision (autocast off for
         the backward, the fp16 gradient scaler, ``--nan_policy skip``); zero its gradients before the forward."""
         self.precision.update(self.optimizers[name], loss)
+
+    def options_hint(self, name: str) -> str:
+        """The options that built ``networks[name]``, quoted when a checkpoint does not fit it: from the
+        network's own description (``gantool_arch``, see ``gantool.io.arch``), else from ``arch_options``."""
+        arch = getattr(unwrap(self.networks[name]), "gantool_arch", None)
+        return arch.hint() if arch is not None else self.arch_options.get(name, "")
 
     def networks_to_load(self) -> List[str]:
         """Names of the networks test.py loads from the checkpoint folder."""

@@ -13,12 +13,6 @@ from .pool import ImagePool
 from .base import MODELS, Recipe
 
 
-def generator_options(netG: str, ngf: int, norm: str, no_dropout: bool, input_nc: int, output_nc: int) -> str:
-    """The command-line options that rebuild a generator, quoted in checkpoint errors."""
-    return (f"--netG {netG} --ngf {ngf} --norm {norm} --input_nc {input_nc} --output_nc {output_nc}"
-            + (" --no_dropout" if no_dropout else ""))
-
-
 @MODELS.register("cycle_gan")
 class CycleGAN(Recipe):
     """Unpaired translation A <-> B.
@@ -55,8 +49,6 @@ class CycleGAN(Recipe):
         g = dict(ngf=ngf, netG=netG, norm=norm, use_dropout=not no_dropout, init_type=init_type, init_gain=init_gain)
         self.networks["G_A"] = define_G(input_nc, output_nc, **g).to(device)
         self.networks["G_B"] = define_G(output_nc, input_nc, **g).to(device)
-        self.arch_options["G_A"] = generator_options(netG, ngf, norm, no_dropout, input_nc, output_nc)
-        self.arch_options["G_B"] = generator_options(netG, ngf, norm, no_dropout, output_nc, input_nc)
         self.visual_names = ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]
         if not is_train:
             return

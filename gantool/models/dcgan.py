@@ -50,8 +50,7 @@ class DCGAN(UnconditionalGAN):
                          D_backbone_weights=D_backbone_weights, freeze_D_backbone=freeze_D_backbone,
                          D_backbone_norm=D_backbone_norm)
 
-    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module], str]:
+    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module]]:
         G, D = define_dcgan(self.latent_dim, self.input_nc, self.img_size, self.ngf, self.ndf, self.d_norm,
                             self.init_type, self.init_gain, with_discriminator=is_train)
-        return G, D, (f"--latent_dim {self.latent_dim} --img_size {self.img_size} --input_nc {self.input_nc} "
-                      f"--ngf {self.ngf}")
+        return G, D

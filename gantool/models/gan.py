@@ -24,7 +24,7 @@ class GAN(UnconditionalGAN):
         # The built-in digits (12000 images): see README for the measured time and result.
         return {"n_epochs": 30, "n_epochs_decay": 10, "sample_interval": 150} if is_train else {}
 
-    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module], str]:
+    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module]]:
         G = MLPGenerator(self.latent_dim, self.input_nc, self.img_size)
         D = MLPDiscriminator(self.input_nc, self.img_size) if is_train else None
-        return G, D, f"--latent_dim {self.latent_dim} --img_size {self.img_size} --input_nc {self.input_nc}"
+        return G, D

@@ -10,7 +10,6 @@ from ..losses import GANLoss, gradient_penalty
 from ..networks import define_D, define_G
 from .pool import ImagePool
 from .base import MODELS, Recipe
-from .cycle_gan import generator_options
 
 # The demo on the built-in 64x64 dataset (no --dataroot): a U-Net whose 6 downsamplings fit 64x64,
 # 4 + 4 epochs of 200 pairs: epochs of 14-16 s on 2 CPU cores, 22 dB PSNR on the test pairs (README).
@@ -66,7 +65,6 @@ class Pix2Pix(Recipe):
         self.check_channels(input_nc, output_nc)
         self.networks["G"] = define_G(input_nc, output_nc, ngf, netG, norm, not no_dropout, init_type,
                                       init_gain).to(device)
-        self.arch_options["G"] = generator_options(netG, ngf, norm, no_dropout, input_nc, output_nc)
         if not is_train:
             return
         # Conditional D: it sees the input next to the (real or generated) output.

@@ -8,7 +8,6 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..networks import define_G
 from .base import MODELS, Recipe
-from .cycle_gan import generator_options
 
 
 @MODELS.register("test")
@@ -44,7 +43,6 @@ class TestModel(Recipe):
         name = "G" + model_suffix
         self.net_name = name
         self.networks[name] = define_G(input_nc, output_nc, ngf, netG, norm, not no_dropout, init_type, init_gain).to(device)
-        self.arch_options[name] = generator_options(netG, ngf, norm, no_dropout, input_nc, output_nc)
 
     @torch.no_grad()
     def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:

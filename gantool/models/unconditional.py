@@ -93,7 +93,7 @@ class UnconditionalGAN(Recipe):
             raise GantoolError(f"--crop_size {crop_size} differs from --img_size {img_size}: these models train at "
                                f"--img_size (which also sets --load_size and --crop_size)")
         self.latent_dim, self.img_size, self.input_nc, self.seed = latent_dim, img_size, input_nc, seed
-        G, D, arch = self.build_networks(is_train)
+        G, D = self.build_networks(is_train)
         if is_train and netD in BACKBONE_DISCRIMINATORS:
             # --netD naming a backbone (resnet18, unet_seg...) replaces the recipe's own D; the classic names
             # keep it. BatchNorm as in DCGAN, none for WGAN-GP (its per-sample penalty), unless --D_backbone_norm.
@@ -101,7 +101,6 @@ class UnconditionalGAN(Recipe):
                          backbone=D_backbone, backbone_weights=D_backbone_weights, freeze_backbone=freeze_D_backbone,
                          backbone_norm=D_backbone_norm, image_size=img_size)
         self.networks["G"] = G.to(device)
-        self.arch_options["G"] = arch
         # The fixed noise behind every training grid: kept in the training state, so a resume shows the same z.
         self.fixed_z = torch.randn(GRID_SIZE, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
         self._last_real: Optional[Tensor] = None
@@ -118,8 +117,8 @@ class UnconditionalGAN(Recipe):
         self.step = 0
         self.last_G = torch.zeros((), device=device)
 
-    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module], str]:
-        """Return (generator, discriminator or None when not training, options that rebuild G)."""
+    def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module]]:
+        """Return (generator, discriminator or None when not training)."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- training

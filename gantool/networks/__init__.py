@@ -11,10 +11,11 @@ whose module maps (N, input_nc, H, W) to raw logits (N, 1, H', W'); a factory wi
 ``backbone_options`` attribute also takes ``define_D``'s backbone options and initialises its net
 itself (see ``backbone_discriminator``), and its logits may be (N, 1) or a list of maps.
 """
-from typing import Optional
+from typing import Optional, Union
 
 import torch.nn as nn
 
+from ..io.arch import Arch, DCGANGeneratorArch, GeneratorArch, MLPGeneratorArch, arch_from_record
 from ..registry import Registry
 
 # Defined before the family imports below, which register into them.
@@ -31,6 +32,7 @@ __all__ = [
     "DISCRIMINATORS",
     "define_G",
     "define_D",
+    "build_from_arch",
     "get_norm_layer",
     "init_weights",
     "mixes_samples",
@@ -82,9 +84,19 @@ def define_G(
     )
     net = init_weights(net, init_type, init_gain)
     # Saved beside its checkpoints (gantool.io.arch), so test.py and Translator.load rebuild it without options.
-    net.gantool_arch = {"builder": "define_G", "kwargs": dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf,
-                                                              netG=netG, norm=norm, use_dropout=bool(use_dropout))}
+    net.gantool_arch = GeneratorArch(input_nc=input_nc, output_nc=output_nc, ngf=ngf, netG=netG, norm=norm,
+                                     use_dropout=bool(use_dropout))
     return net
+
+
+def build_from_arch(arch: Union[Arch, dict]) -> nn.Module:
+    """Rebuild the (untrained) generator that ``arch`` describes (a description or a side file's record), on the CPU."""
+    from .dcgan import DCGANGenerator
+    from .mlp_gan import MLPGenerator
+
+    arch = arch_from_record(arch)
+    builders = {GeneratorArch: define_G, MLPGeneratorArch: MLPGenerator, DCGANGeneratorArch: DCGANGenerator}
+    return builders[type(arch)](**arch.kwargs())
 
 
 def define_D(

@@ -12,6 +12,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..errors import GantoolError
+from ..io.arch import DCGANGeneratorArch
 from .norm import get_norm_layer, init_weights
 
 MIN_SIZE, MAX_SIZE = 16, 256
@@ -57,8 +58,7 @@ class DCGANGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
         self.latent_dim = latent_dim
         # Saved beside its checkpoints (gantool.io.arch): test.py and the API rebuild it without options.
-        self.gantool_arch = {"builder": "dcgan", "kwargs": {"latent_dim": latent_dim, "channels": channels,
-                                                            "img_size": img_size, "ngf": ngf}}
+        self.gantool_arch = DCGANGeneratorArch(latent_dim=latent_dim, channels=channels, img_size=img_size, ngf=ngf)
 
     def forward(self, z: Tensor) -> Tensor:
         z = z.reshape(z.shape[0], self.latent_dim, 1, 1)  # (N, nz, 1, 1)

@@ -9,6 +9,8 @@ from typing import List
 import torch.nn as nn
 from torch import Tensor
 
+from ..io.arch import MLPGeneratorArch
+
 
 def _block(in_features: int, out_features: int, normalize: bool) -> List[nn.Module]:
     layers: List[nn.Module] = [nn.Linear(in_features, out_features)]
@@ -35,8 +37,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.img_shape = (channels, img_size, img_size)
         # Saved beside its checkpoints (gantool.io.arch): test.py and the API rebuild it without options.
-        self.gantool_arch = {"builder": "mlp_gan",
-                             "kwargs": {"latent_dim": latent_dim, "channels": channels, "img_size": img_size}}
+        self.gantool_arch = MLPGeneratorArch(latent_dim=latent_dim, channels=channels, img_size=img_size)
         self.model = nn.Sequential(
             *_block(latent_dim, 128, normalize=False),
             *_block(128, 256, normalize=True),
