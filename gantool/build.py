@@ -19,7 +19,6 @@ from .engine.device import select_device, select_training_device
 from .errors import GantoolError
 from .models import MODELS
 from .options import format_options, save_options
-from .engine.speed import configure
 from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
 
 
@@ -112,13 +111,9 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     with distributed.main_first():  # the built-in dataset is generated once
         dataset = build_dataset(opt, log)
     recipe = build_recipe(opt, device)
-    configure(recipe, device, opt.precision, opt.channels_last, opt.compile, opt.nan_policy, log)
     if opt.verbose:
         for name, net in recipe.networks.items():
             log(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters")
-    if distributed.is_active():
-        distributed.wrap_networks(recipe, device, sync_batchnorm=opt.norm == "syncbatch")
-        seed_everything(opt.seed + distributed.rank())  # noise and dropout differ per process
     visualizer = distributed.Silent()
     if distributed.is_main():
         visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id,
@@ -132,8 +127,11 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
         eval_opt = argparse.Namespace(**{**vars(opt), "phase": recipe.eval_phase, "no_flip": True,
                                          "load_size": opt.crop_size, "serial_batches": True})
         eval_dataset = build_dataset(eval_opt, log)
-    return Trainer(recipe, dataset, folder, **_matching(Trainer.__init__, opt), visualizer=visualizer, log=log,
-                   eval_dataset=eval_dataset)
+    trainer = Trainer(recipe, dataset, folder, **_matching(Trainer.__init__, opt), visualizer=visualizer, log=log,
+                      eval_dataset=eval_dataset, sync_batchnorm=opt.norm == "syncbatch")
+    if distributed.is_active():
+        seed_everything(opt.seed + distributed.rank())  # noise and dropout differ per process
+    return trainer
 
 
 def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
@@ -164,13 +162,13 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         load_network(recipe.networks[name], path, recipe.options_hint(name))
     if folder != shipped_folder(opt.name):  # the package folder may be read-only
         save_options(opt, folder)
-    configure(recipe, device, opt.precision, opt.channels_last, opt.compile, log=log)
     batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
     dataset = build_dataset(opt, log) if batches is None else None
     web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}")
     title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}"
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
-                  width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches)
+                  width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,
+                  precision=opt.precision, channels_last=opt.channels_last, compile=opt.compile)
 
 
 def options_from_checkpoints(opt: argparse.Namespace, paths: List[str],

@@ -86,7 +86,7 @@ def measure(case: str, config: str, device: str, repeats: int) -> dict:
     import torch
 
     from gantool.build import build_recipe
-    from gantool.engine.speed import configure
+    from gantool.engine.step import StepRunner
 
     torch.manual_seed(0)
     model, size, batch, _, train = CASES[case]
@@ -94,19 +94,18 @@ def measure(case: str, config: str, device: str, repeats: int) -> dict:
         opt = _options(case, config, device, root)
     dev = torch.device(device)
     recipe = build_recipe(opt, dev)
-    configure(recipe, dev, opt.precision, opt.channels_last, opt.compile, log=lambda m: None)
+    runner = StepRunner(dev, opt.precision, opt.channels_last, opt.compile, log=lambda m: None)
+    runner.prepare(recipe)
     if config == "classic":
         _classic(recipe)
-    data = recipe.to_device(_batch(recipe, opt, size, batch, train))
+    data = runner.to_device(_batch(recipe, opt, size, batch, train))
     recipe.train(True)
 
     def step():
-        with recipe.precision.autocast():
-            if train:
-                recipe.training_step(data)
-            else:
-                recipe.test_step(data)
-        recipe.precision.end_step()
+        if train:
+            runner.train_step(recipe, data)
+        else:
+            runner.test_step(recipe, data)
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
@@ -121,7 +120,7 @@ def measure(case: str, config: str, device: str, repeats: int) -> dict:
     peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {"s_per_step": statistics.median(times), "images_per_step": batch, "peak_mb": peak / 2**20,
-            "precision": recipe.precision.name}
+            "precision": runner.precision.name}
 
 
 def run_case(case: str, device: str, repeats: int, log) -> dict:

@@ -28,7 +28,7 @@ import os
 import shlex
 import sys
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -223,27 +223,27 @@ class RecipeDDP(DistributedDataParallel):
         return super().forward(*args, **kwargs)
 
 
-def wrap_networks(recipe, device: torch.device, sync_batchnorm: bool = False) -> None:
-    """Wrap each trainable network of ``recipe.networks`` in DDP, in place (no-op in one process).
+def ddp_wrapper(device: torch.device, sync_batchnorm: bool = False) -> Callable[[str, nn.Module], nn.Module]:
+    """The wrapping of each network for ``Recipe.wrap_networks`` under torchrun: DDP around every trainable one.
 
     Args:
-        recipe: a built recipe whose optimizers already hold its networks' parameters (DDP keeps them).
         device: this process's device (``cuda:LOCAL_RANK`` or the CPU).
         sync_batchnorm: ``--norm syncbatch``: first turn every BatchNorm into ``nn.SyncBatchNorm``
             (statistics over the batches of all processes); GPUs only, as PyTorch has no CPU version.
+    The networks' optimizers keep their parameters: neither conversion makes new ones.
     """
-    if not is_active():
-        return
     if sync_batchnorm and device.type != "cuda":
         raise GantoolError("--norm syncbatch synchronises batch norm across GPUs, and PyTorch's SyncBatchNorm has "
                            "no CPU version: use --norm batch for distributed training on the CPU")
-    for name, net in list(recipe.networks.items()):
+
+    def wrap(name: str, net: nn.Module) -> nn.Module:
         if sync_batchnorm:
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # same Parameter objects: optimizers unchanged
         if not any(p.requires_grad for p in net.parameters()):
-            recipe.networks[name] = net  # nothing to synchronise (a frozen network)
-            continue
-        recipe.networks[name] = RecipeDDP(net, device_ids=[device.index] if device.type == "cuda" else None)
+            return net  # nothing to synchronise (a frozen network)
+        return RecipeDDP(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    return wrap
 
 
 def recipe_overrides(params) -> Dict[str, int]:

@@ -12,26 +12,40 @@ from torch import Tensor
 
 from ..errors import GantoolError
 
+NAN_POLICIES = ("stop", "skip")
+
 
 class NonFiniteLoss(GantoolError):
     """Training met a NaN or infinite loss under ``--nan_policy stop``."""
 
 
 class NanGuard:
-    """Pending losses and the policy for non-finite ones.
+    """The policy for non-finite losses (``--nan_policy``), in one place: which updates to skip, and when to stop.
 
     Args:
-        policy: ``stop`` raises :class:`NonFiniteLoss` at the first non-finite loss; ``skip`` only counts
-            them (the precision helper has already skipped those updates) and stops after ``patience``
-            bad steps in a row, when skipping is evidently not helping.
+        policy: ``stop`` raises :class:`NonFiniteLoss` at the first non-finite loss; ``skip`` skips every
+            optimizer update whose gradients are not finite (:meth:`skips_update`; one host check per update,
+            a synchronisation each on a GPU), only counts the bad losses, and stops after ``patience`` bad
+            steps in a row, when skipping is evidently not helping.
         patience: consecutive bad steps tolerated under ``skip``.
     """
 
     def __init__(self, policy: str = "stop", patience: int = 50):
+        if policy not in NAN_POLICIES:
+            raise GantoolError(f"unknown --nan_policy {policy!r}; choose from: {', '.join(NAN_POLICIES)}")
         self.policy, self.patience = policy, patience
         self.pending: List[Tuple[Tuple[int, int, int], Dict[str, Tensor]]] = []
         self.bad_in_a_row = 0
         self.bad_steps = 0  # under skip: bad steps since the last report
+
+    def skips_update(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Under ``skip``: whether this update must be skipped because a gradient is not finite (as after a
+        NaN loss). The gradients, not the loss: under torchrun they are already averaged, so every process
+        decides alike."""
+        if self.policy != "skip":
+            return False
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        return bool(grads) and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
 
     def observe(self, where: Tuple[int, int, int], losses: Dict[str, Tensor]) -> None:
         """Keep one step's losses; ``where`` is (epoch, image in epoch, images in all) after the step."""

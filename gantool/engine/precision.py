@@ -1,9 +1,9 @@
-"""Numeric precision of training (``--precision``) and the guard against non-finite losses (``--nan_policy``).
+"""Numeric precision of training (``--precision``): autocast, the fp16 gradient scaler, backward and step.
 
-The trainer runs every ``training_step`` inside :meth:`Precision.autocast`; recipes hand each loss
-to ``Recipe.update(optimizer_name, loss)``, which comes here: backward outside autocast (backward ops
-reuse the dtypes the forward chose), the fp16 gradient scaler when it is on, and the optimizer step.
-Losses themselves are computed in float32 (see ``losses.py``), so only the networks run in bf16/fp16.
+The step runner (``engine/step.py``) runs every ``training_step`` inside :meth:`Precision.autocast`; each
+``update(name, loss)`` a recipe calls comes to :meth:`Precision.backward` (outside autocast: backward ops
+reuse the dtypes the forward chose) and :meth:`Precision.step`. Losses themselves are computed in float32
+(see ``losses.py``), so only the networks run in bf16/fp16.
 """
 from typing import Dict, Optional, Tuple
 
@@ -13,7 +13,6 @@ from torch import Tensor
 from ..errors import GantoolError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-NAN_POLICIES = ("stop", "skip")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -51,23 +50,17 @@ def resolve_precision(name: str, device: torch.device) -> Tuple[str, str]:
 
 
 class Precision:
-    """Autocast, loss scaling and optimizer steps for one training run.
+    """Autocast, loss scaling and optimizer steps for one run.
 
     Args:
         precision: a resolved precision (``fp32``, ``bf16`` or ``fp16``; see :func:`resolve_precision`).
-        device: the training device.
-        nan_policy: ``stop``: a non-finite loss is left to the trainer, which stops training;
-            ``skip``: an optimizer update whose gradients are not finite (as after a NaN loss) is skipped
-            (this checks on the host at every update, one synchronisation each on a GPU).
+        device: the run's device.
     """
 
-    def __init__(self, precision: str = "fp32", device: torch.device = torch.device("cpu"),
-                 nan_policy: str = "stop"):
+    def __init__(self, precision: str = "fp32", device: torch.device = torch.device("cpu")):
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"Precision needs a resolved precision, got {precision!r}")
-        if nan_policy not in NAN_POLICIES:
-            raise GantoolError(f"unknown --nan_policy {nan_policy!r}; choose from: {', '.join(NAN_POLICIES)}")
-        self.name, self.device, self.nan_policy = precision, device, nan_policy
+        self.name, self.device = precision, device
         self.dtype: Optional[torch.dtype] = _DTYPES.get(precision)
         # fp16's 5-bit exponent underflows small gradients: scale the loss up, unscale before the step.
         self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
@@ -76,24 +69,22 @@ class Precision:
         """The autocast context for forward passes (a no-op in fp32).
 
         Without autocast's weight cache: the cache keeps a low-precision copy of every weight until the
-        step ends, which raised peak memory above fp32's; without it (measured with scripts/benchmark.py)
-        CycleGAN 256 used 2878 MB instead of 2906 MB and ran 4% faster, test.py used 646 MB instead of 699 MB.
+        step ends, which raised peak memory above fp32's and was not faster (scripts/benchmark.py; README).
         """
         return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None,
                               cache_enabled=False)
 
-    def update(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
-        """Backward ``loss`` (outside autocast) and step ``optimizer``; gradients must be zeroed before."""
+    def backward(self, loss: Tensor) -> None:
+        """Backward ``loss`` outside autocast, scaled when the fp16 scaler is on."""
         with torch.autocast(self.device.type, enabled=False):
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Step ``optimizer`` (through the scaler, which skips the step itself when a gradient overflowed)."""
         if self.scaler is not None:
-            self.scaler.step(optimizer)  # skips the step itself when a gradient overflowed
-            return
-        # The gradients, not the loss: under torchrun they are already averaged, so every process decides alike.
-        if self.nan_policy == "skip" and not _gradients_finite(optimizer):
-            optimizer.zero_grad(set_to_none=True)
-            return
-        optimizer.step()
+            self.scaler.step(optimizer)
+        else:
+            optimizer.step()
 
     def end_step(self) -> None:
         """Called by the trainer once per training step, after all of the recipe's updates."""
@@ -106,20 +97,3 @@ class Precision:
     def load_state_dict(self, state: Dict[str, object]) -> None:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-
-
-def _gradients_finite(optimizer: torch.optim.Optimizer) -> bool:
-    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-    if not grads:
-        return True
-    return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
-
-
-def make_adam(params, lr: float, betas: Tuple[float, float], device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where torch has one for ``device`` (one kernel for all tensors instead of
-    a loop over them), else the multi-tensor (foreach) version."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=device.type == "cuda")

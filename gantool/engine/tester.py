@@ -12,6 +12,7 @@ from ..metrics.paired import MetricMeter, paired_metrics
 from ..models.base import Recipe
 from ..viz.html import HTMLPage
 from ..viz.images import make_grid_image, save_image, tensor2im
+from .step import StepRunner
 
 
 class Tester:
@@ -28,14 +29,18 @@ class Tester:
         eval_mode: networks in eval mode (``--eval``); otherwise train mode, as the classic test.py.
         batches: the recipe's own input batches (``Recipe.test_batches``) instead of ``dataset``; every
             image of a batch becomes one result.
+        precision, channels_last, compile: how steps run (see ``engine/step.py``).
     """
 
     def __init__(self, recipe: Recipe, dataset, web_dir: str, title: str, *, num_test: float = float("inf"),
                  aspect_ratio: float = 1.0, width: int = 256, eval_mode: bool = False,
-                 log: Callable[[str], None] = print, batches: Optional[Iterable[Mapping]] = None):
+                 log: Callable[[str], None] = print, batches: Optional[Iterable[Mapping]] = None,
+                 precision: str = "auto", channels_last: str = "auto", compile: str = "auto"):
         self.recipe, self.dataset, self.web_dir, self.title, self.batches = recipe, dataset, web_dir, title, batches
         self.num_test, self.aspect_ratio, self.width, self.eval_mode, self.log = (
             num_test, aspect_ratio, width, eval_mode, log)
+        self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log)
+        self.steps.prepare(recipe)
 
     def run(self) -> Dict[str, float]:
         """Translate, save and write the page; returns the average paired metrics (empty without truth)."""
@@ -125,8 +130,7 @@ class Tester:
         for batch in loader:
             if count >= total:
                 return
-            with self.recipe.precision.autocast():
-                visuals = self.recipe.test_step(self.recipe.to_device(batch))
+            visuals = self.steps.test_step(self.recipe, batch)
             # bf16/fp16 outputs of autocast become float32 for metrics and image files
             visuals = {k: v.float() if v.is_floating_point() else v for k, v in visuals.items()}
             for j in range(next(iter(visuals.values())).shape[0]):

@@ -1,7 +1,9 @@
 """The shared adversarial training loop: every recipe runs through ``Trainer.fit``.
 
 The trainer owns the epochs, data order, learning-rate schedules, logging cadence, checkpoints
-and exact resume; the recipe owns one training step. It never looks at which model it runs.
+and exact resume, and (through its :class:`StepRunner`) how a step runs: precision, gradient scaling,
+the NaN policy, compiled and distributed networks. The recipe owns what one training step computes.
+It never looks at which model it runs.
 """
 import math
 import os
@@ -19,9 +21,10 @@ from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..errors import GantoolError, Interrupted
 from .interrupts import stop_signals
 from ..models.base import Recipe
-from .nan_guard import NanGuard, NonFiniteLoss
+from .nan_guard import NonFiniteLoss
 from .run_loader import RunLoader
 from .schedulers import make_scheduler, step_scheduler
+from .step import StepRunner
 from ..viz.loss_log import LossLog
 
 STATE_FILE = "latest_state.pth"
@@ -45,6 +48,8 @@ class Trainer:
         visualizer: a ``TrainingVisualizer`` (HTML page, optional visdom).
         log: prints one line for the user.
         eval_dataset: the recipe's ``eval_phase`` split, scored after every epoch (``evaluate``); or None.
+        precision, channels_last, compile, nan_policy: how steps run (see ``engine/step.py``).
+        sync_batchnorm: under torchrun, turn batch norm into ``SyncBatchNorm`` (``--norm syncbatch``).
         Other arguments are the classic options of the same name; ``epoch_count=None`` means 1,
         or where ``--continue_train`` left off; ``max_iters > 0`` stops after that many images.
     """
@@ -55,7 +60,9 @@ class Trainer:
                  print_freq: int = 100, display_freq: int = 400, update_html_freq: int = 1000,
                  save_latest_freq: int = 5000, save_epoch_freq: int = 5, save_by_iter: bool = False,
                  max_iters: int = 0, continue_train: bool = False, epoch: str = "latest",
-                 visualizer=None, log: Callable[[str], None] = print, eval_dataset=None, nan_policy: str = "stop"):
+                 visualizer=None, log: Callable[[str], None] = print, eval_dataset=None, nan_policy: str = "stop",
+                 precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
+                 sync_batchnorm: bool = False):
         self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
         self.seed = seed
@@ -69,7 +76,11 @@ class Trainer:
         self.scheduler_epoch_count = 1
         self.epoch, self.epoch_iter, self.total_iters = 1, 0, 0
         self.loss_sum, self.loss_count = 0.0, 0
-        self.nan_guard = NanGuard(nan_policy)
+        self.steps = StepRunner(recipe.device, precision, channels_last, compile, nan_policy, log)
+        # Under torchrun each trainable network is wrapped in DDP (gradients averaged over the processes).
+        self.steps.prepare(recipe, distributed.ddp_wrapper(recipe.device, sync_batchnorm)
+                           if distributed.is_active() else None)
+        self.nan_guard = self.steps.nan_guard
         # On the CPU a host check costs nothing: look at every step; on a GPU only before printing or saving.
         self.check_every_step = recipe.device.type != "cuda"
         self.last_saved: Optional[str] = None  # the last good full state, named in a NaN report
@@ -105,7 +116,7 @@ class Trainer:
                          for k, v in self.recipe.networks.items()},
             "optimizers": {k: v.state_dict() for k, v in self.recipe.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "recipe": extra, "rng": rng, "precision": self.recipe.precision.state_dict(),
+            "recipe": extra, "rng": rng, "precision": self.steps.state_dict(),
             **({"ranks": ranks} if ranks else {}),
         }
 
@@ -128,7 +139,7 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][name])
         own = _own_part(state, path)  # this process's random state and pools ({"rng", "recipe"})
         self.recipe.load_extra_state(own["recipe"])
-        self.recipe.precision.load_state_dict(state.get("precision", {}))
+        self.steps.load_state_dict(state.get("precision", {}))
         self.epoch, self.epoch_iter, self.total_iters = state["epoch"], state["epoch_iter"], state["total_iters"]
         self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
         self.seed = self.dataset.seed = state["seed"]
@@ -176,12 +187,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def _step(self, batch: dict) -> dict:
-        precision = self.recipe.precision
         try:
-            with precision.autocast():
-                losses = self.recipe.training_step(self.recipe.to_device(batch))
-            precision.end_step()
-            return losses
+            return self.steps.train_step(self.recipe, batch)
         except ValueError as err:
             # Normalisation layers cannot work on a 1x1 map: the images are too small for the networks.
             if "spatial element" not in str(err):
@@ -307,7 +314,7 @@ class Trainer:
                     if self.visualizer is not None:
                         self.visualizer.plot_current_losses(self.epoch, self.epoch_iter / len(self.dataset), values)
             if self.visualizer is not None and _crossed(self.total_iters, n, self.display_freq):
-                self.visualizer.display_current_results(self.recipe.visuals, self.epoch,
+                self.visualizer.display_current_results(self.recipe.visuals(), self.epoch,
                                                         _crossed(self.total_iters, n, self.update_html_freq))
             if _crossed(self.total_iters, n, self.save_latest_freq):
                 self.save("latest", with_state=True)
@@ -326,7 +333,7 @@ class Trainer:
             step_scheduler(sched, self.loss_sum / max(self.loss_count, 1))
         new_lrs = [g["lr"] for opt in self.recipe.optimizers.values() for g in opt.param_groups]
         if self.visualizer is not None:
-            self.visualizer.display_current_results(self.recipe.visuals, self.epoch, True)
+            self.visualizer.display_current_results(self.recipe.visuals(), self.epoch, True)
         note = self.recipe.end_of_epoch(self.epoch)  # before saving: it may reset per-epoch counters
         self.save("latest", with_state=True)
         if self.epoch % self.save_epoch_freq == 0:
@@ -346,9 +353,8 @@ class Trainer:
                             generator=torch.Generator().manual_seed(0))
         self.recipe.eval()
         try:
-            with torch.no_grad(), self.recipe.precision.autocast():
-                for batch in loader:
-                    self.recipe.test_step(self.recipe.to_device(batch))
+            for batch in loader:
+                self.steps.test_step(self.recipe, batch)
         finally:
             self.recipe.train()
         return self.recipe.test_summary()

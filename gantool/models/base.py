@@ -1,17 +1,30 @@
 """The recipe interface the shared trainer and tester drive."""
 import argparse
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..networks import crop_to, pad_to_multiple
-from ..engine.precision import Precision, make_adam
+from ..ops.padding import crop_to, pad_to_multiple
 from ..io.files import unwrap
 from ..registry import Registry
 
 MODELS = Registry("--model")
+
+#: ``update(optimizer_name, loss)``: backward ``loss`` and step that optimizer, as the run decides (precision,
+#: gradient scaler, ``--nan_policy``); a training step calls it once per optimizer, after zeroing its gradients
+Update = Callable[[str, Tensor], None]
+
+
+def make_adam(params, lr: float, betas: Tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused kernel where torch has one for ``device`` (one kernel for all tensors instead of
+    a loop over them), else the multi-tensor (foreach) version."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=device.type == "cuda")
 
 
 class Recipe:
@@ -21,6 +34,10 @@ class Recipe:
     ``latest_net_G_A.pth``) and, when training, ``optimizers``; they set ``loss_names`` and
     ``visual_names`` and implement ``training_step`` and ``test_step``. Constructor arguments are
     named like the command-line options, and ``build.py`` passes the matching ones.
+
+    How a step runs (device placement of batches, precision, gradient scaling, the NaN policy, compiled or
+    distributed networks) is the trainer's: it hands ``training_step`` an ``update`` function and changes
+    networks only through :meth:`wrap_networks`.
 
     Args:
         device: where the networks live; every tensor the recipe makes goes there.
@@ -44,12 +61,10 @@ class Recipe:
         self.is_train = is_train
         self.networks: Dict[str, nn.Module] = {}
         self.optimizers: Dict[str, torch.optim.Optimizer] = {}
-        self.visuals: Dict[str, Tensor] = {}
+        #: what the last training step shows (``visuals()``); set by ``training_step``
+        self.last_visuals: Dict[str, Tensor] = {}
         #: network name -> the options that built it, for errors, where the network carries no description
         self.arch_options: Dict[str, str] = {}
-        #: set by the trainer (``--precision``, ``--nan_policy``); fp32 for code that drives a recipe directly
-        self.precision = Precision("fp32", device)
-        self.memory_format = torch.contiguous_format  # the layout of 4-d inputs (``--channels_last``)
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
@@ -66,9 +81,19 @@ class Recipe:
         e.g. a size that follows another option; explicit command-line values still win."""
         return {}
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
-        """Forward, losses, backward and optimizer steps for one batch; returns detached losses."""
+    def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
+        """Forward and losses for one batch, each loss handed to ``update(optimizer_name, loss)``; returns
+        the detached losses. ``update`` None: :meth:`plain_update` (fp32, for code that drives a recipe directly)."""
         raise NotImplementedError(f"{type(self).__name__} cannot be trained")
+
+    def plain_update(self, name: str, loss: Tensor) -> None:
+        """The ``update`` of a step without a trainer: backward in fp32 and step ``optimizers[name]``."""
+        loss.backward()
+        self.optimizers[name].step()
+
+    def visuals(self) -> Dict[str, Tensor]:
+        """The pictures of the last training step, by visual name (drawn only when the trainer asks)."""
+        return self.last_visuals
 
     def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         """Translate one batch without gradients; returns the visuals to save."""
@@ -95,10 +120,10 @@ class Recipe:
         self.optimizers[name] = make_adam(params, lr, betas, self.device)
         return self.optimizers[name]
 
-    def update(self, name: str, loss: Tensor) -> None:
-        """Backward ``loss`` and step ``optimizers[name]`` through the run's precision (autocast off for
-        the backward, the fp16 gradient scaler, ``--nan_policy skip``); zero its gradients before the forward."""
-        self.precision.update(self.optimizers[name], loss)
+    def wrap_networks(self, wrap: Callable[[str, nn.Module], nn.Module]) -> None:
+        """Replace every network by ``wrap(name, network)`` (the trainer's memory layout, DDP, torch.compile);
+        the optimizers keep the same parameters. Checkpoints unwrap them again."""
+        self.networks = {name: wrap(name, net) for name, net in self.networks.items()}
 
     def options_hint(self, name: str) -> str:
         """The options that built ``networks[name]``, quoted when a checkpoint does not fit it: from the
@@ -125,14 +150,6 @@ class Recipe:
     def eval(self) -> None:
         """Put every network in eval mode (``test.py --eval``)."""
         self.train(False)
-
-    def to_device(self, batch: Mapping[str, object]) -> Dict[str, object]:
-        """Move the batch's tensors to the recipe's device."""
-        def move(v: Tensor) -> Tensor:
-            v = v.to(self.device, non_blocking=True)
-            return v.contiguous(memory_format=self.memory_format) if v.dim() == 4 else v
-
-        return {k: move(v) if isinstance(v, Tensor) else v for k, v in batch.items()}
 
     @staticmethod
     def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:

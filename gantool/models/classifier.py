@@ -14,20 +14,14 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..metrics.labels import IGNORE_INDEX, ConfusionMatrix
-from .base import MODELS, Recipe
+from ..viz.images import make_grid_image
+from .base import MODELS, Recipe, Update
 
 # The size the array datasets come in: trained at it, nothing is resampled.
 NATIVE_SIZE = {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}
 DEFAULT_SIZE = 64  # other data (image folders) is resized to this square unless --load_size/--crop_size say otherwise
 # Shapes drawn by hand: a flipped 2 or 7 is another glyph, so these are never flipped.
 NO_FLIP = ("digits", "mnist", "fashion_mnist")
-
-
-def batch_grid(images: Tensor, count: int = 16) -> Tensor:
-    """The first ``count`` images of a (N, C, H, W) batch tiled into one (3, H', W') picture, 8 a row."""
-    from torchvision.utils import make_grid
-
-    return make_grid(images[:count].detach().float().cpu(), nrow=8, padding=2, pad_value=1.0)
 
 
 def class_folders(root: Optional[str], phase: str) -> int:
@@ -159,7 +153,8 @@ class Classifier(LabelRecipe):
                          + (" --small_input" if small_input else ""))
         self._last_batch: Optional[Tensor] = None
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
+        update = update or self.plain_update
         images, labels = batch["A"], batch["label"]  # (N, C, H, W), (N,)
         self.check_labels(labels, "label")
         out = self.networks["C"](images)
@@ -169,19 +164,14 @@ class Classifier(LabelRecipe):
         loss = sum(w * F.cross_entropy(o.float(), labels, ignore_index=IGNORE_INDEX)
                    for w, o in zip(weights, outputs) if o is not None)
         self.optimizers["C"].zero_grad(set_to_none=True)
-        self.update("C", loss)
+        update("C", loss)
         self.train_scores.update(logits.detach().argmax(1), labels)
         self._last_batch = images.detach()
         return {"CE": loss.detach()}
 
-    @property
-    def visuals(self) -> Dict[str, Tensor]:
-        """The last training batch as one grid, drawn only when the trainer shows it."""
-        return {} if self._last_batch is None else {"batch": batch_grid(self._last_batch)}
-
-    @visuals.setter
-    def visuals(self, value) -> None:
-        pass  # Recipe.__init__ assigns {}; the grid above is drawn on demand instead
+    def visuals(self) -> Dict[str, object]:
+        """The first 16 images of the last training batch as one grid, 8 a row, drawn only when asked."""
+        return {} if self._last_batch is None else {"batch": make_grid_image(self._last_batch[:16], ncols=8)}
 
     def end_of_epoch(self, epoch: int) -> Optional[str]:
         scores = self.train_scores.scores()

@@ -10,7 +10,7 @@ from ..errors import GantoolError
 from ..losses import GANLoss, cycle_loss, gradient_penalty, identity_loss
 from ..networks import define_D, define_G, mixes_samples
 from .pool import ImagePool
-from .base import MODELS, Recipe
+from .base import MODELS, Recipe, Update
 
 
 @MODELS.register("cycle_gan")
@@ -110,7 +110,8 @@ class CycleGAN(Recipe):
         rec_B = G_A(fake_A)
         return fake_B, rec_A, fake_A, rec_B, idt_A, idt_B
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
+        update = update or self.plain_update
         n = self.networks
         real_A, real_B = batch["A"], batch["B"]  # (N, C_in, H, W), (N, C_out, H, W)
         # Generators: the discriminators' weights get no gradients here.
@@ -126,20 +127,20 @@ class CycleGAN(Recipe):
         loss_G_B = self.gan_loss(n["D_B"](fake_A), True, for_discriminator=False)
         loss_cycle_A = cycle_loss(rec_A, real_A, self.lambda_A)
         loss_cycle_B = cycle_loss(rec_B, real_B, self.lambda_B)
-        self.update("G", loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B)
+        update("G", loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B)
 
         # Discriminators, on fakes drawn from the history pools.
         self.set_requires_grad([n["D_A"], n["D_B"]], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D_A = self._discriminator_loss(n["D_A"], real_B, self.pool_B.query(fake_B.detach()))
         loss_D_B = self._discriminator_loss(n["D_B"], real_A, self.pool_A.query(fake_A.detach()))
-        self.update("D", loss_D_A + loss_D_B)
+        update("D", loss_D_A + loss_D_B)
 
-        self.visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B,
-                        "fake_A": fake_A, "rec_B": rec_B}
+        visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A,
+                   "rec_B": rec_B}
         if idt_A is not None:
-            self.visuals.update(idt_A=idt_A, idt_B=idt_B)
-        self.visuals = {k: v.detach() for k, v in self.visuals.items()}
+            visuals.update(idt_A=idt_A, idt_B=idt_B)
+        self.last_visuals = {k: v.detach() for k, v in visuals.items()}
         losses = {"D_A": loss_D_A, "G_A": loss_G_A, "cycle_A": loss_cycle_A, "idt_A": loss_idt_A,
                   "D_B": loss_D_B, "G_B": loss_G_B, "cycle_B": loss_cycle_B, "idt_B": loss_idt_B}
         return {k: v.detach() for k, v in losses.items()}

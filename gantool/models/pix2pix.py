@@ -9,7 +9,7 @@ from ..errors import GantoolError
 from ..losses import GANLoss, gradient_penalty
 from ..networks import define_D, define_G
 from .pool import ImagePool
-from .base import MODELS, Recipe
+from .base import MODELS, Recipe, Update
 
 # The demo on the built-in 64x64 dataset (no --dataroot): a U-Net whose 6 downsamplings fit 64x64,
 # 4 + 4 epochs of 200 pairs: epochs of 14-16 s on 2 CPU cores, 22 dB PSNR on the test pairs (README).
@@ -92,7 +92,8 @@ class Pix2Pix(Recipe):
             visuals["real_B"] = real_B
         return visuals
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
+        update = update or self.plain_update
         G, D = self.networks["G"], self.networks["D"]
         real_A, real_B = batch["A"], batch["B"]  # (N, C_in, H, W), (N, C_out, H, W)
         fake_B = self.translate(G, real_A)  # any H, W: padded to G's size multiple and cropped back
@@ -108,17 +109,17 @@ class Pix2Pix(Recipe):
         loss_D = 0.5 * (loss_D_fake + loss_D_real)  # halved so D learns slower than G
         if self.gan_mode == "wgangp":
             loss_D = loss_D + gradient_penalty(D, real_AB, pooled, lambda_gp=self.lambda_gp)
-        self.update("D", loss_D)
+        update("D", loss_D)
 
         # Generator: fool D, and stay close to the true B.
         self.set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_G_GAN = self.gan_loss(D(fake_AB), True, for_discriminator=False)
         loss_G_L1 = torch.nn.functional.l1_loss(fake_B.float(), real_B.float()) * self.lambda_L1
-        self.update("G", loss_G_GAN + loss_G_L1)
+        update("G", loss_G_GAN + loss_G_L1)
 
         with torch.no_grad():
-            self.visuals = {k: v.detach() for k, v in self.make_visuals(real_A, fake_B, real_B).items()}
+            self.last_visuals = {k: v.detach() for k, v in self.make_visuals(real_A, fake_B, real_B).items()}
         losses = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, "D_real": loss_D_real, "D_fake": loss_D_fake}
         return {k: v.detach() for k, v in losses.items()}
 

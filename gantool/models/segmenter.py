@@ -15,7 +15,7 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..metrics.labels import IGNORE_INDEX
 from ..viz.palette import colorize
-from .base import MODELS
+from .base import MODELS, Update
 from .classifier import LabelRecipe
 
 
@@ -100,16 +100,17 @@ class Segmenter(LabelRecipe):
         net = build_segmenter(netS, input_nc, num_classes, **options)
         self.add_network(net, f"--netS {netS} --input_nc {input_nc} --num_classes {num_classes}{arch}")
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
+        update = update or self.plain_update
         images, masks = batch["A"], batch["mask"]  # (N, C, H, W), (N, H, W)
         self.check_labels(masks, "mask value")
         logits = self.networks["S"](images)  # (N, num_classes, H, W)
         loss = F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX)
         self.optimizers["S"].zero_grad(set_to_none=True)
-        self.update("S", loss)
+        update("S", loss)
         predicted = logits.detach().argmax(1)
         self.train_scores.update(predicted, masks)
-        self.visuals = {"image": images[:1].detach(), "mask": colorize(masks[:1], self.num_classes),
+        self.last_visuals = {"image": images[:1].detach(), "mask": colorize(masks[:1], self.num_classes),
                         "predicted": colorize(predicted[:1], self.num_classes)}
         return {"CE": loss.detach()}
 

@@ -15,17 +15,11 @@ from ..errors import GantoolError
 from ..losses import GANLoss, gradient_penalty
 from ..networks import define_D
 from ..networks.backbone_discriminator import BACKBONE_DISCRIMINATORS
-from .base import Recipe
+from ..viz.images import make_grid_image
+from .base import Recipe, Update
 
 GRID_SIZE = 64  # images in a sample grid (8 x 8), as in the classic scripts
 TEST_BATCH = 64  # test.py generates in batches like training, so BatchNorm sees batch statistics
-
-
-def image_grid(images: Tensor, ncols: int = 8) -> Tensor:
-    """Tile (N, C, H, W) images in [-1, 1] into one (3, H', W') picture with white 2-pixel gaps."""
-    from torchvision.utils import make_grid
-
-    return make_grid(images.detach().float().cpu(), nrow=ncols, padding=2, pad_value=1.0)
 
 
 class UnconditionalGAN(Recipe):
@@ -134,7 +128,8 @@ class UnconditionalGAN(Recipe):
             penalty = gradient_penalty(D, real, fake, lambda_gp=self.lambda_gp)
         return loss_real + loss_fake + penalty, penalty.detach()
 
-    def training_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
+        update = update or self.plain_update
         G, D = self.networks["G"], self.networks["D"]
         real = batch["A"]  # (N, C, H, W)
         expected = (self.input_nc, self.img_size, self.img_size)
@@ -149,13 +144,13 @@ class UnconditionalGAN(Recipe):
         self.set_requires_grad([D], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D, penalty = self._discriminator_loss(real, fake.detach())
-        self.update("D", loss_D)
+        update("D", loss_D)
 
         if g_step:
             self.set_requires_grad([D], False)  # G's loss must not leave gradients in D
             self.optimizers["G"].zero_grad(set_to_none=True)
             loss_G = self.gan_loss(D(fake), True, for_discriminator=False)
-            self.update("G", loss_G)
+            update("G", loss_G)
             self.last_G = loss_G.detach()
         self.step += 1
         self._last_real = real.detach()[:GRID_SIZE]
@@ -175,17 +170,12 @@ class UnconditionalGAN(Recipe):
             buffer.copy_(value)
         return images
 
-    @property
-    def visuals(self) -> Dict[str, Tensor]:
-        """Grids of G(fixed noise) and of the last real batch, drawn when the trainer asks (not every step)."""
-        grids = {"samples": image_grid(self.sample(self.fixed_z))}
+    def visuals(self) -> Dict[str, object]:
+        """Grids (8 a row) of G(fixed noise) and of the last real batch, drawn when the trainer asks."""
+        grids = {"samples": make_grid_image(self.sample(self.fixed_z), ncols=8)}
         if self._last_real is not None:
-            grids["real"] = image_grid(self._last_real)
+            grids["real"] = make_grid_image(self._last_real, ncols=8)
         return grids
-
-    @visuals.setter
-    def visuals(self, value) -> None:
-        pass  # Recipe.__init__ assigns {}; the grids above are computed on demand instead
 
     def extra_state(self) -> dict:
         return {"fixed_z": self.fixed_z.cpu(), "step": self.step, "last_G": self.last_G.cpu()}

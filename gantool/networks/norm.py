@@ -27,7 +27,7 @@ def _batch() -> NormLayer:
 @NORMS.register("syncbatch")
 def _syncbatch() -> NormLayer:
     # Built as BatchNorm2d (same keys, so checkpoints move between batch and syncbatch); under torchrun the
-    # trainer converts it to nn.SyncBatchNorm (distributed.wrap_networks): statistics over all processes' batches.
+    # trainer converts it to nn.SyncBatchNorm (distributed.ddp_wrapper): statistics over all processes' batches.
     return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
 
 

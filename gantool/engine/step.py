@@ -1,0 +1,97 @@
+"""How a recipe's steps run: precision, memory layout, compiled networks and the NaN policy, decided once.
+
+The trainer and the tester each own one :class:`StepRunner`. Recipes know none of this: a training step
+receives ``update(name, loss)`` and calls it once per optimizer; the runner does the backward outside
+autocast, the fp16 gradient scaler, the ``--nan_policy skip`` decision and the optimizer step. Networks are
+changed (channels_last, ``torch.compile``, DDP) through the recipe's own ``wrap_networks``.
+
+``auto`` values come from measurements (``scripts/benchmark.py``; figures in the README), not guesses.
+"""
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..models.base import Recipe
+from .nan_guard import NanGuard
+from .precision import Precision, resolve_precision
+
+#: device type -> (channels_last, compile) chosen by ``auto``; on the CPU both were slower, on CUDA unmeasured
+MEASURED_DEFAULTS: Dict[str, Tuple[bool, bool]] = {"cpu": (False, False), "cuda": (False, False)}
+
+
+def _choose(value: str, device: torch.device, index: int) -> bool:
+    if value == "auto":
+        return MEASURED_DEFAULTS.get(device.type, (False, False))[index]
+    return value == "on"
+
+
+class StepRunner:
+    """Runs training and test steps of recipes on one device with the run's numerics.
+
+    Args:
+        device: the run's device.
+        precision, channels_last, compile, nan_policy: the option values (``auto`` or explicit).
+        log: prints the one line that says what was chosen.
+    """
+
+    def __init__(self, device: torch.device, precision: str = "auto", channels_last: str = "auto",
+                 compile: str = "auto", nan_policy: str = "stop", log: Callable[[str], None] = print):
+        name, why = resolve_precision(precision, device)
+        self.device = device
+        self.precision = Precision(name, device)
+        self.nan_guard = NanGuard(nan_policy)  # both routes: skipping an update, and stopping the run
+        self.memory_format = torch.channels_last if _choose(channels_last, device, 0) else torch.contiguous_format
+        self.compiled = _choose(compile, device, 1)
+        log(f"gantool: precision {why}; channels_last "
+            f"{'on' if self.memory_format == torch.channels_last else 'off'}, "
+            f"torch.compile {'on' if self.compiled else 'off'}")
+
+    def prepare(self, recipe: Recipe, wrap: Optional[Callable[[str, nn.Module], nn.Module]] = None) -> None:
+        """Set the recipe's networks up for this run: memory layout, then ``wrap`` (DDP), then compilation."""
+        def setup(name: str, net: nn.Module) -> nn.Module:
+            if self.memory_format == torch.channels_last:
+                net = net.to(memory_format=torch.channels_last)
+            if wrap is not None:
+                net = wrap(name, net)
+            return torch.compile(net) if self.compiled else net
+
+        recipe.wrap_networks(setup)
+
+    def to_device(self, batch: Mapping[str, object]) -> Dict[str, object]:
+        """The batch's tensors on the run's device, images (4-d) in the run's memory layout."""
+        def move(v: Tensor) -> Tensor:
+            v = v.to(self.device, non_blocking=True)
+            return v.contiguous(memory_format=self.memory_format) if v.dim() == 4 else v
+
+        return {k: move(v) if isinstance(v, Tensor) else v for k, v in batch.items()}
+
+    def update(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+        """Backward ``loss`` (outside autocast) and step ``optimizer``, unless ``--nan_policy skip`` finds its
+        gradients not finite (the fp16 scaler makes that decision itself). Gradients were zeroed before."""
+        self.precision.backward(loss)
+        if self.precision.scaler is None and self.nan_guard.skips_update(optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            return
+        self.precision.step(optimizer)
+
+    def train_step(self, recipe: Recipe, batch: Mapping[str, object]) -> Dict[str, Tensor]:
+        """One ``training_step`` of ``recipe`` under autocast; returns its (detached) losses."""
+        with self.precision.autocast():
+            losses = recipe.training_step(self.to_device(batch),
+                                          lambda name, loss: self.update(recipe.optimizers[name], loss))
+        self.precision.end_step()
+        return losses
+
+    def test_step(self, recipe: Recipe, batch: Mapping[str, object]) -> Dict[str, Tensor]:
+        """One ``test_step`` of ``recipe`` without gradients, under autocast."""
+        with torch.no_grad(), self.precision.autocast():
+            return recipe.test_step(self.to_device(batch))
+
+    def state_dict(self) -> Dict[str, object]:
+        """What continues across a resume (the fp16 scaler's state)."""
+        return self.precision.state_dict()
+
+    def load_state_dict(self, state: Dict[str, object]) -> None:
+        self.precision.load_state_dict(state)
