@@ -4,7 +4,8 @@ Every loss here is computed in float32, whatever the dtype of its inputs: under 
 autocast a discriminator returns low-precision logits, and a mean over a large PatchGAN map
 (or a sigmoid near saturation) loses too much in 8-bit mantissas.
 """
-from typing import Callable, List, Sequence, Union
+import dataclasses
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -15,10 +16,51 @@ from .registry import Registry
 
 Prediction = Union[Tensor, Sequence[Tensor], Sequence[Sequence[Tensor]]]
 
-#: ``--gan_mode`` name -> ``fn(prediction, target_is_real, for_discriminator, real_label, fake_label)``.
-#: ``prediction`` is a float32 tensor of raw discriminator outputs (logits, never probabilities);
-#: the labels are 0-dim float32 tensors; the function returns a 0-dim float32 loss.
+#: ``--gan_mode`` name -> :class:`Objective`: its loss and the facts recipes follow around it.
 GAN_MODES = Registry("--gan_mode")
+
+LossFn = Callable[[Tensor, bool, bool, Tensor, Tensor], Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """A ``--gan_mode``: its loss function and what the recipes must do around it.
+
+    Calling it calls ``loss(prediction, target_is_real, for_discriminator, real_label, fake_label)``:
+    ``prediction`` is a float32 tensor of raw discriminator outputs (logits, never probabilities), the
+    labels are 0-dim float32 tensors, and the result is a 0-dim float32 loss.
+    """
+
+    loss: LossFn
+    #: what ``--help`` says of it
+    summary: str = ""
+    #: the critic's loss adds ``lambda_gp * gradient_penalty`` (WGAN-GP)
+    gradient_penalty: bool = False
+    #: batch norm may sit in the discriminator; False where a per-sample penalty would be coupled by it
+    #: (Gulrajani et al., sec. 4), so recipes that choose D's norm themselves leave it out
+    batchnorm_in_critic: bool = True
+    #: D's output is compared with real/fake labels (the reference scripts average its real and fake terms)
+    label_loss: bool = True
+    #: default discriminator steps per generator step (``--n_critic``)
+    critic_steps: int = 1
+
+    def __call__(self, prediction: Tensor, target_is_real: bool, for_discriminator: bool,
+                 real_label: Tensor, fake_label: Tensor) -> Tensor:
+        return self.loss(prediction, target_is_real, for_discriminator, real_label, fake_label)
+
+    def critic_norm(self, norm: str) -> str:
+        """``norm`` for a discriminator of this objective, ``"none"`` where batch norm is not allowed."""
+        return norm if self.batchnorm_in_critic or norm not in ("batch", "syncbatch") else "none"
+
+
+def objective(name: str, **facts) -> Callable[[LossFn], LossFn]:
+    """Register the decorated loss function as the ``--gan_mode`` ``name``, with :class:`Objective` ``facts``."""
+
+    def decorator(fn: LossFn) -> LossFn:
+        GAN_MODES.register(name, facts.get("summary", ""))(Objective(fn, **facts))
+        return fn
+
+    return decorator
 
 
 def _target(prediction: Tensor, target_is_real: bool, real_label: Tensor, fake_label: Tensor) -> Tensor:
@@ -27,7 +69,7 @@ def _target(prediction: Tensor, target_is_real: bool, real_label: Tensor, fake_l
     return label.type_as(prediction).expand_as(prediction)
 
 
-@GAN_MODES.register("vanilla")
+@objective("vanilla", summary="BCE on logits")
 def vanilla_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
                  real_label: Tensor, fake_label: Tensor) -> Tensor:
     """Original GAN: binary cross-entropy on logits.
@@ -40,7 +82,7 @@ def vanilla_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bo
     return F.binary_cross_entropy_with_logits(prediction, target)
 
 
-@GAN_MODES.register("lsgan")
+@objective("lsgan", summary="least squares")
 def lsgan_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
                real_label: Tensor, fake_label: Tensor) -> Tensor:
     """Least-squares GAN: mean squared error between the raw output and the label."""
@@ -48,7 +90,8 @@ def lsgan_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool
     return F.mse_loss(prediction, target)
 
 
-@GAN_MODES.register("wgangp")
+@objective("wgangp", summary="Wasserstein with gradient penalty", gradient_penalty=True,
+           batchnorm_in_critic=False, label_loss=False, critic_steps=5)
 def wgangp_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
                 real_label: Tensor, fake_label: Tensor) -> Tensor:
     """Wasserstein critic loss: ``-mean(x)`` for real, ``mean(x)`` for fake (labels unused).
@@ -58,7 +101,7 @@ def wgangp_loss(prediction: Tensor, target_is_real: bool, for_discriminator: boo
     return -prediction.mean() if target_is_real else prediction.mean()
 
 
-@GAN_MODES.register("hinge")
+@objective("hinge", summary="margin losses", label_loss=False)
 def hinge_loss(prediction: Tensor, target_is_real: bool, for_discriminator: bool,
                real_label: Tensor, fake_label: Tensor) -> Tensor:
     """Hinge loss (SAGAN / SPADE): D gets ``mean(relu(1 - x))`` for real and
@@ -107,7 +150,7 @@ class GANLoss(nn.Module):
     def __init__(self, gan_mode: str, target_real_label: float = 1.0, target_fake_label: float = 0.0):
         super().__init__()
         self.gan_mode = gan_mode
-        self._loss_fn: Callable[..., Tensor] = GAN_MODES.get(gan_mode)
+        self.objective: Objective = GAN_MODES.get(gan_mode)
         self.register_buffer("real_label", torch.tensor(float(target_real_label)), persistent=False)
         self.register_buffer("fake_label", torch.tensor(float(target_fake_label)), persistent=False)
 
@@ -126,10 +169,17 @@ class GANLoss(nn.Module):
             a 0-dim float32 tensor.
         """
         losses = [
-            self._loss_fn(p.float(), target_is_real, for_discriminator, self.real_label, self.fake_label)
+            self.objective(p.float(), target_is_real, for_discriminator, self.real_label, self.fake_label)
             for p in _flatten_predictions(prediction)
         ]
         return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+
+    def penalty(self, netD: nn.Module, real: Tensor, fake: Tensor, lambda_gp: float) -> Optional[Tensor]:
+        """The critic's gradient penalty (:func:`gradient_penalty`, mixed points) where the objective has one,
+        else None. ``real`` and ``fake`` are what ``netD`` judged."""
+        if not self.objective.gradient_penalty:
+            return None
+        return gradient_penalty(netD, real, fake, lambda_gp=lambda_gp)
 
     def extra_repr(self) -> str:
         return f"gan_mode={self.gan_mode!r}"

@@ -11,6 +11,15 @@ from typing import List, Optional
 from .errors import GantoolError
 
 
+def _choices(kind: str) -> str:
+    """The registered choices of ``--model``, ``--netG``, ``--netD``, ``--dataset_mode`` or ``--gan_mode`` for help."""
+    from . import data, losses, models, networks
+
+    registry = {"model": models.MODELS, "netG": networks.GENERATORS, "netD": networks.DISCRIMINATORS,
+                "dataset_mode": data.DATASETS, "gan_mode": losses.GAN_MODES}[kind]
+    return registry.describe()
+
+
 def _base_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("basic")
     g.add_argument("--dataroot", default=None,
@@ -22,16 +31,13 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=None, help="random seed; the same seed gives the same run")
     g.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     g = parser.add_argument_group("model")
-    g.add_argument("--model", default="cycle_gan", help="recipe: cycle_gan, test, ...")
+    g.add_argument("--model", default="cycle_gan", help=f"recipe: {_choices('model')}")
     g.add_argument("--input_nc", type=int, default=3, help="input image channels: 3 for RGB, 1 for grayscale")
     g.add_argument("--output_nc", type=int, default=3, help="output image channels: 3 for RGB, 1 for grayscale")
     g.add_argument("--ngf", type=int, default=64, help="generator filters in the last conv layer")
     g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
-    g.add_argument("--netD", default="basic",
-                   help="discriminator: basic (70x70 PatchGAN), n_layers, pixel; a classifier backbone (lenet, "
-                        "alexnet, vgg16, nin, googlenet, resnet18, densenet121, ...); fcn or unet_seg (per pixel)")
-    g.add_argument("--netG", default="resnet_9blocks",
-                   help="generator: resnet_9blocks, resnet_6blocks, unet_256, unet_128, unet_64")
+    g.add_argument("--netD", default="basic", help=f"discriminator: {_choices('netD')}")
+    g.add_argument("--netG", default="resnet_9blocks", help=f"generator: {_choices('netG')}")
     g.add_argument("--n_layers_D", type=int, default=3, help="discriminator layers when --netD n_layers")
     g.add_argument("--D_head", default="global", choices=["global", "patch"],
                    help="backbone --netD: one logit per image (global) or per trunk position (patch)")
@@ -47,7 +53,7 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init_gain", type=float, default=0.02, help="scale for normal, xavier and orthogonal init")
     g.add_argument("--no_dropout", action="store_true", help="no dropout in the generator")
     g = parser.add_argument_group("data")
-    g.add_argument("--dataset_mode", default="unaligned", help="unaligned, aligned, single")
+    g.add_argument("--dataset_mode", default="unaligned", help=f"how the data is laid out: {_choices('dataset_mode')}")
     g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="translation direction")
     g.add_argument("--serial_batches", action="store_true", help="take images in order instead of shuffling")
     g.add_argument("--num_threads", type=int, default=4, help="data loading worker processes")
@@ -104,7 +110,7 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
     g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
     g.add_argument("--lr", type=float, default=0.0002, help="initial learning rate")
-    g.add_argument("--gan_mode", default="lsgan", help="vanilla (BCE on logits), lsgan, wgangp, hinge")
+    g.add_argument("--gan_mode", default="lsgan", help=f"adversarial objective: {_choices('gan_mode')}")
     g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight for --gan_mode wgangp")
     g.add_argument("--pool_size", type=int, default=50, help="image history buffer size; 0: none")
     g.add_argument("--lr_policy", default="linear", choices=["linear", "step", "plateau", "cosine"],

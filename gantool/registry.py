@@ -16,14 +16,18 @@ class Registry:
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: Dict[str, Callable] = {}
+        self._summaries: Dict[str, str] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator adding ``obj`` under ``name``; a second entry with the same name raises."""
+    def register(self, name: str, summary: str = "") -> Callable[[T], T]:
+        """Decorator adding ``obj`` under ``name`` (``summary``: a few words for ``--help``); a second
+        entry with the same name raises."""
 
         def decorator(obj: T) -> T:
             if name in self._entries:
                 raise ValueError(f"{self.kind} '{name}' is registered twice")
             self._entries[name] = obj
+            if summary:
+                self._summaries[name] = summary
             return obj
 
         return decorator
@@ -40,6 +44,10 @@ class Registry:
     def names(self) -> list:
         """The registered names, sorted."""
         return sorted(self._entries)
+
+    def describe(self) -> str:
+        """The choices for ``--help``, in registration order: ``basic (70x70 PatchGAN), n_layers, ...``."""
+        return ", ".join(f"{n} ({self._summaries[n]})" if n in self._summaries else n for n in self._entries)
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries

@@ -29,15 +29,10 @@ A segmenter entry is a factory ``f(in_channels, num_classes, **options) -> nn.Mo
 """
 import torch.nn as nn
 
-from ..registry import Registry
-
-# Defined before the family imports below, which register into them.
-CLASSIFIERS = Registry("--netC")
-SEGMENTERS = Registry("--netS")
-
-from . import alexnet, densenet, fcn, googlenet, lenet, nin, resnet, unet, vgg  # noqa: E402,F401
-from .fcn import FCN  # noqa: E402
-from .unet import UNet  # noqa: E402
+from . import alexnet, densenet, fcn, googlenet, lenet, nin, resnet, unet, vgg  # noqa: F401  (fill the registries)
+from .fcn import FCN
+from .registry import CLASSIFIERS, SEGMENTERS
+from .unet import UNet
 
 __all__ = ["CLASSIFIERS", "SEGMENTERS", "build_classifier", "build_segmenter", "FCN", "UNet"]
 

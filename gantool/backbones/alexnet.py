@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from . import CLASSIFIERS
+from .registry import CLASSIFIERS
 from .layers import MaxPool2d
 
 

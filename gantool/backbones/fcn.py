@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..ops.padding import crop_to, pad_to_multiple
-from . import SEGMENTERS
+from .registry import SEGMENTERS
 from .resnet import resnet18, resnet34, resnet50
 from .vgg import CONFIGS, init_weights, make_layers
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import CLASSIFIERS
+from .registry import CLASSIFIERS
 from .layers import MaxPool2d
 
 

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence, Type, Union
 import torch
 import torch.nn as nn
 
-from . import CLASSIFIERS
+from .registry import CLASSIFIERS
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:

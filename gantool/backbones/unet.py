@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from ..ops.padding import crop_to, pad_to_multiple
-from . import SEGMENTERS
+from .registry import SEGMENTERS
 from .layers import MaxPool2d
 
 

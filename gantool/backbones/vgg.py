@@ -5,7 +5,7 @@ from typing import List, Sequence, Union
 import torch
 import torch.nn as nn
 
-from . import CLASSIFIERS
+from .registry import CLASSIFIERS
 from .layers import MaxPool2d
 
 Config = Sequence[Union[int, str]]

@@ -8,7 +8,7 @@ from .image_io import load_image
 from .tools.scan import ImageInfo
 
 
-@DATASETS.register("aligned")
+@DATASETS.register("aligned", "A|B side by side")
 class AlignedDataset(FolderDataset):
     """Paired images stored as one picture, A on the left half and B on the right.
 

@@ -10,7 +10,7 @@ from .builtin import BUILTIN_NAME
 from .image_io import make_dataset
 
 
-@DATASETS.register("colorization")
+@DATASETS.register("colorization", "RGB images as L -> ab")
 class ColorizationDataset(FolderDataset):
     """Any folder of colour images, for learning to colour their grayscale version.
 

@@ -127,7 +127,7 @@ def render_digits(start: int, count: int, seed: int = 0, size: int = SIZE):
     return images, labels
 
 
-@DATASETS.register("digits")
+@DATASETS.register("digits", "built-in digits")
 class DigitsDataset(ArrayImageDataset):
     """The built-in digits: 12000 training and 1000 test images, 28x28 gray, drawn in memory.
 

@@ -9,7 +9,7 @@ from .base import DATASETS, FolderDataset
 from .image_io import IMG_EXTENSIONS, make_dataset
 
 
-@DATASETS.register("image_folder")
+@DATASETS.register("image_folder", "class subfolders")
 class ImageFolderDataset(FolderDataset):
     """Every image under ``root`` (or under ``root/<phase>`` when that folder exists), searched recursively.
 

@@ -54,7 +54,7 @@ def transform_mask(mask: Image.Image, pre: Preprocess, rng: random.Random) -> to
     return torch.from_numpy(np.asarray(mask).astype(np.int64))
 
 
-@DATASETS.register("segmentation")
+@DATASETS.register("segmentation", "images/ masks/")
 class SegmentationDataset(FolderDataset):
     """Pictures with class masks; see the module docstring for the layout.
 

@@ -7,7 +7,7 @@ from .base import DATASETS, FolderDataset, has_images_directly
 from .image_io import make_dataset
 
 
-@DATASETS.register("single")
+@DATASETS.register("single", "one folder")
 class SingleDataset(FolderDataset):
     """Input images only, from ``root`` itself (classic ``--dataroot datasets/x/testA``).
 

@@ -5,7 +5,7 @@ from typing import Dict
 from .base import DATASETS, FolderDataset
 
 
-@DATASETS.register("unaligned")
+@DATASETS.register("unaligned", "trainA/ trainB/")
 class UnalignedDataset(FolderDataset):
     """Unpaired images from ``root/<phase>A`` and ``root/<phase>B``.
 

@@ -90,7 +90,7 @@ class LabelRecipe(Recipe):
         self.train_scores.matrix = state["train_scores"].to(self.device)
 
 
-@MODELS.register("classifier")
+@MODELS.register("classifier", "--netC")
 class Classifier(LabelRecipe):
     """A ``--netC`` classifier: (N, input_nc, H, W) images -> (N, num_classes) logits, cross-entropy.
 

@@ -10,7 +10,7 @@ from .base import MODELS
 from .pix2pix import Pix2Pix
 
 
-@MODELS.register("colorization")
+@MODELS.register("colorization", "gray -> colour")
 class Colorization(Pix2Pix):
     """pix2pix with A = L (1 channel, ``L/50 - 1``) and B = ab (2 channels, ``ab/110``).
 

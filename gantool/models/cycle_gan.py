@@ -7,13 +7,13 @@ import torch
 from torch import Tensor
 
 from ..errors import GantoolError
-from ..losses import GANLoss, cycle_loss, gradient_penalty, identity_loss
+from ..losses import GANLoss, cycle_loss, identity_loss
 from ..networks import define_D, define_G, mixes_samples
 from .pool import ImagePool
 from .base import MODELS, Recipe, Update
 
 
-@MODELS.register("cycle_gan")
+@MODELS.register("cycle_gan", "unpaired A <-> B")
 class CycleGAN(Recipe):
     """Unpaired translation A <-> B.
 
@@ -61,7 +61,7 @@ class CycleGAN(Recipe):
         self.networks["D_A"] = define_D(output_nc, **d).to(device)
         self.networks["D_B"] = define_D(input_nc, **d).to(device)
         self.gan_loss = GANLoss(gan_mode).to(device)
-        self.gan_mode, self.lambda_gp = gan_mode, lambda_gp
+        self.lambda_gp = lambda_gp
         self.lambda_A, self.lambda_B, self.lambda_identity = lambda_A, lambda_B, lambda_identity
         self.pool_A, self.pool_B = ImagePool(pool_size, seed=seed), ImagePool(pool_size, seed=seed + 1)
         G = itertools.chain(self.networks["G_A"].parameters(), self.networks["G_B"].parameters())
@@ -84,8 +84,9 @@ class CycleGAN(Recipe):
             pred_real, pred_fake = netD(real), netD(fake)
         # 0.5: the classic halving, so D learns slower than G.
         loss = 0.5 * (self.gan_loss(pred_real, True) + self.gan_loss(pred_fake, False))
-        if self.gan_mode == "wgangp":
-            loss = loss + gradient_penalty(netD, real, fake, lambda_gp=self.lambda_gp)
+        penalty = self.gan_loss.penalty(netD, real, fake, self.lambda_gp)
+        if penalty is not None:
+            loss = loss + penalty
         return loss
 
     def _generator_passes(self, real_A: Tensor, real_B: Tensor):

@@ -4,12 +4,13 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
+from ..losses import GAN_MODES
 from ..networks.dcgan import define_dcgan
 from .base import MODELS
 from .unconditional import UnconditionalGAN
 
 
-@MODELS.register("dcgan")
+@MODELS.register("dcgan", "DCGAN")
 class DCGAN(UnconditionalGAN):
     """Transposed-convolution generator against a strided-convolution discriminator, BatchNorm in both
     (none in a wgangp critic), weights N(0, 0.02), Adam 2e-4 (0.5, 0.999).
@@ -44,7 +45,7 @@ class DCGAN(UnconditionalGAN):
                  D_backbone_norm: str = "auto"):
         self.ngf, self.ndf, self.init_type, self.init_gain = ngf, ndf, init_type, init_gain
         # WGAN-GP penalises each sample's gradient; BatchNorm would couple the samples (Gulrajani et al., sec. 4).
-        self.d_norm = "none" if gan_mode == "wgangp" else "batch"
+        self.d_norm = GAN_MODES.get(gan_mode).critic_norm("batch")
         super().__init__(device, is_train, latent_dim, img_size, crop_size, input_nc, gan_mode, lambda_gp,
                          n_critic, lr, beta1, beta2, seed, netD=netD, ndf=ndf, D_head=D_head, D_backbone=D_backbone,
                          D_backbone_weights=D_backbone_weights, freeze_D_backbone=freeze_D_backbone,

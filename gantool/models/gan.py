@@ -8,7 +8,7 @@ from .base import MODELS
 from .unconditional import UnconditionalGAN
 
 
-@MODELS.register("gan")
+@MODELS.register("gan", "MLP GAN")
 class GAN(UnconditionalGAN):
     """MLP generator (latent -> 128 -> 256 -> 512 -> 1024 -> C*H*W) against an MLP discriminator
     (C*H*W -> 512 -> 256 -> 1), BCE on logits, Adam 2e-4 (0.5, 0.999), 28x28 by default.

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GantoolError
-from ..losses import GANLoss, gradient_penalty
+from ..losses import GANLoss
 from ..networks import define_D, define_G
 from .pool import ImagePool
 from .base import MODELS, Recipe, Update
@@ -19,7 +19,7 @@ _DEMO_NETWORK = {"netG": "unet_64"}
 _DEMO_TRAINING = {"n_epochs": 4, "n_epochs_decay": 4}
 
 
-@MODELS.register("pix2pix")
+@MODELS.register("pix2pix", "paired A -> B")
 class Pix2Pix(Recipe):
     """Paired translation A -> B.
 
@@ -74,7 +74,7 @@ class Pix2Pix(Recipe):
                                       freeze_backbone=freeze_D_backbone, backbone_norm=D_backbone_norm,
                                       image_size=crop_size).to(device)
         self.gan_loss = GANLoss(gan_mode).to(device)
-        self.gan_mode, self.lambda_gp, self.lambda_L1 = gan_mode, lambda_gp, lambda_L1
+        self.lambda_gp, self.lambda_L1 = lambda_gp, lambda_L1
         self.pool = ImagePool(pool_size, seed=seed)  # 0 (the default): D sees the current fake only
         self.make_optimizer("G", self.networks["G"].parameters(), lr, (beta1, beta2))
         self.make_optimizer("D", self.networks["D"].parameters(), lr, (beta1, beta2))
@@ -107,8 +107,9 @@ class Pix2Pix(Recipe):
         loss_D_fake = self.gan_loss(D(pooled), False)
         loss_D_real = self.gan_loss(D(real_AB), True)
         loss_D = 0.5 * (loss_D_fake + loss_D_real)  # halved so D learns slower than G
-        if self.gan_mode == "wgangp":
-            loss_D = loss_D + gradient_penalty(D, real_AB, pooled, lambda_gp=self.lambda_gp)
+        penalty = self.gan_loss.penalty(D, real_AB, pooled, self.lambda_gp)
+        if penalty is not None:
+            loss_D = loss_D + penalty
         update("D", loss_D)
 
         # Generator: fool D, and stay close to the true B.

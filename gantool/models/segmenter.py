@@ -32,7 +32,7 @@ def _class_count(opt: argparse.Namespace) -> Optional[int]:
     return len(read_class_names(opt.dataroot)) or None
 
 
-@MODELS.register("segmenter")
+@MODELS.register("segmenter", "--netS")
 class Segmenter(LabelRecipe):
     """A ``--netS`` segmenter: (N, input_nc, H, W) -> (N, num_classes, H, W) logits, per-pixel
     cross-entropy (mask value 255 is ignored). Batches hold 'A' (N, input_nc, H, W) in [-1, 1]

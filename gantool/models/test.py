@@ -10,7 +10,7 @@ from ..networks import define_G
 from .base import MODELS, Recipe
 
 
-@MODELS.register("test")
+@MODELS.register("test", "one generator, test.py only")
 class TestModel(Recipe):
     """Translate with ``latest_net_G{model_suffix}.pth`` (e.g. a published ``*_pretrained`` model).
 

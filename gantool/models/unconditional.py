@@ -12,7 +12,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..errors import GantoolError
-from ..losses import GANLoss, gradient_penalty
+from ..losses import GAN_MODES, GANLoss
 from ..networks import define_D
 from ..networks.backbone_discriminator import BACKBONE_DISCRIMINATORS
 from ..viz.images import make_grid_image
@@ -71,7 +71,7 @@ class UnconditionalGAN(Recipe):
             images = max(opt.sample_interval, 1) * opt.batch_size  # the trainer counts images
             defaults.update(display_freq=images, update_html_freq=images, print_freq=100 * opt.batch_size,
                             save_latest_freq=1000 * opt.batch_size,
-                            n_critic=5 if opt.gan_mode == "wgangp" else 1)
+                            n_critic=GAN_MODES.get(opt.gan_mode).critic_steps)
         return defaults
 
     def __init__(self, device: torch.device, is_train: bool, latent_dim: int = 100, img_size: int = 28,
@@ -91,7 +91,7 @@ class UnconditionalGAN(Recipe):
         if is_train and netD in BACKBONE_DISCRIMINATORS:
             # --netD naming a backbone (resnet18, unet_seg...) replaces the recipe's own D; the classic names
             # keep it. BatchNorm as in DCGAN, none for WGAN-GP (its per-sample penalty), unless --D_backbone_norm.
-            D = define_D(input_nc, ndf, netD, norm="none" if gan_mode == "wgangp" else "batch", head=D_head,
+            D = define_D(input_nc, ndf, netD, norm=GAN_MODES.get(gan_mode).critic_norm("batch"), head=D_head,
                          backbone=D_backbone, backbone_weights=D_backbone_weights, freeze_backbone=freeze_D_backbone,
                          backbone_norm=D_backbone_norm, image_size=img_size)
         self.networks["G"] = G.to(device)
@@ -105,7 +105,7 @@ class UnconditionalGAN(Recipe):
             raise GantoolError(f"--n_critic must be 1 or more, got {n_critic}")
         self.networks["D"] = D.to(device)
         self.gan_loss = GANLoss(gan_mode).to(device)
-        self.gan_mode, self.lambda_gp, self.n_critic = gan_mode, lambda_gp, n_critic
+        self.lambda_gp, self.n_critic = lambda_gp, n_critic
         self.make_optimizer("G", G.parameters(), lr, (beta1, beta2))
         self.make_optimizer("D", D.parameters(), lr, (beta1, beta2))
         self.step = 0
@@ -120,12 +120,11 @@ class UnconditionalGAN(Recipe):
         D = self.networks["D"]
         loss_real = self.gan_loss(D(real), True)
         loss_fake = self.gan_loss(D(fake), False)
-        if self.gan_mode in ("vanilla", "lsgan"):
+        if self.gan_loss.objective.label_loss:
             # Halved as in the reference scripts, so D does not outpace G.
             return 0.5 * (loss_real + loss_fake), real.new_zeros(())
-        penalty = real.new_zeros(())
-        if self.gan_mode == "wgangp":
-            penalty = gradient_penalty(D, real, fake, lambda_gp=self.lambda_gp)
+        penalty = self.gan_loss.penalty(D, real, fake, self.lambda_gp)
+        penalty = real.new_zeros(()) if penalty is None else penalty
         return loss_real + loss_fake + penalty, penalty.detach()
 
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
@@ -155,7 +154,7 @@ class UnconditionalGAN(Recipe):
         self.step += 1
         self._last_real = real.detach()[:GRID_SIZE]
         losses = {"D": loss_D.detach(), "G": self.last_G}
-        if self.gan_mode == "wgangp":
+        if self.gan_loss.objective.gradient_penalty:
             losses["gp"] = penalty
         return losses
 

@@ -1,31 +1,19 @@
 """Generators and discriminators, one architecture family per file, chosen by name.
 
 Adding a network is one new file here plus one ``@GENERATORS.register(name)`` (or
-``@DISCRIMINATORS.register(name)``) line, and an import below so that the line runs.
-
-A generator entry is a factory ``f(input_nc, output_nc, ngf, norm_layer, use_dropout) -> nn.Module``
-whose module maps (N, input_nc, H, W) images in [-1, 1] to (N, output_nc, H, W) in [-1, 1] and
-has an integer ``size_multiple`` attribute (H and W must be multiples of it).
-A discriminator entry is a factory ``f(input_nc, ndf, n_layers_D, norm_layer) -> nn.Module``
-whose module maps (N, input_nc, H, W) to raw logits (N, 1, H', W'); a factory with a true
-``backbone_options`` attribute also takes ``define_D``'s backbone options and initialises its net
-itself (see ``backbone_discriminator``), and its logits may be (N, 1) or a list of maps.
+``@DISCRIMINATORS.register(name)``) line, and an import below so that the line runs. The registries
+and what their entries must be: ``registry.py``.
 """
 from typing import Optional, Union
 
 import torch.nn as nn
 
 from ..io.arch import Arch, DCGANGeneratorArch, GeneratorArch, MLPGeneratorArch, arch_from_record
-from ..registry import Registry
-
-# Defined before the family imports below, which register into them.
-GENERATORS = Registry("--netG")
-DISCRIMINATORS = Registry("--netD")
-
-from . import patchgan, resnet_generator, unet_generator  # noqa: E402,F401  (fill the registries)
-from . import backbone_discriminator  # noqa: E402,F401  (--netD from the classifier and segmenter backbones)
-from .norm import get_norm_layer, init_weights, mixes_samples  # noqa: E402
-from ..ops.padding import crop_to, pad_to_multiple  # noqa: E402
+from ..ops.padding import crop_to, pad_to_multiple
+from . import patchgan, resnet_generator, unet_generator  # noqa: F401  (fill the registries)
+from . import backbone_discriminator  # noqa: F401  (--netD from the classifier and segmenter backbones)
+from .norm import get_norm_layer, init_weights, mixes_samples
+from .registry import DISCRIMINATORS, GENERATORS
 
 __all__ = [
     "GENERATORS",

@@ -12,16 +12,15 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
+from ..backbones import CLASSIFIERS
 from ..errors import GantoolError
-from . import DISCRIMINATORS
+from .registry import DISCRIMINATORS
 from .norm import NormLayer, init_weights
 from ..ops.padding import crop_to, pad_to_multiple
 from .trunk import BACKBONE_NORMS, classifier_trunk, freeze, load_trunk_weights, set_trunk_norm
 
-#: every ``--netC`` name (checked against the registry by the tests): each is also a ``--netD``
-CLASSIFIER_NAMES = ("lenet", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
-                    "vgg19_bn", "nin", "googlenet", "resnet18", "resnet34", "resnet50", "densenet121",
-                    "densenet_small")
+#: every ``--netC`` name: each is also a ``--netD``
+CLASSIFIER_NAMES = tuple(CLASSIFIERS)
 #: the per-pixel discriminators
 SEGMENTER_NAMES = ("fcn", "unet_seg")
 BACKBONE_DISCRIMINATORS = CLASSIFIER_NAMES + SEGMENTER_NAMES
@@ -180,4 +179,4 @@ def _factory(netD: str):
 
 
 for _name in BACKBONE_DISCRIMINATORS:
-    DISCRIMINATORS.register(_name)(_factory(_name))
+    DISCRIMINATORS.register(_name, "per pixel" if _name in SEGMENTER_NAMES else "")(_factory(_name))

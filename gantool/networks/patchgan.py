@@ -7,7 +7,7 @@ Layouts reproduce the classic pytorch-CycleGAN-and-pix2pix ones exactly (keys ``
 import torch
 import torch.nn as nn
 
-from . import DISCRIMINATORS
+from .registry import DISCRIMINATORS
 from .norm import NormLayer, norm_uses_bias
 
 
@@ -82,19 +82,19 @@ class PixelDiscriminator(nn.Module):
         return self.net(x)  # (N, input_nc, H, W) -> (N, 1, H, W)
 
 
-@DISCRIMINATORS.register("basic")
+@DISCRIMINATORS.register("basic", "70x70 PatchGAN")
 def basic(input_nc: int, ndf: int, n_layers_D: int, norm_layer: NormLayer) -> nn.Module:
     """The 70x70 PatchGAN: NLayerDiscriminator with 3 layers (``n_layers_D`` is ignored)."""
     return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm_layer=norm_layer)
 
 
-@DISCRIMINATORS.register("n_layers")
+@DISCRIMINATORS.register("n_layers", "PatchGAN of --n_layers_D layers")
 def n_layers(input_nc: int, ndf: int, n_layers_D: int, norm_layer: NormLayer) -> nn.Module:
     """NLayerDiscriminator with ``n_layers_D`` stride-2 layers."""
     return NLayerDiscriminator(input_nc, ndf, n_layers=n_layers_D, norm_layer=norm_layer)
 
 
-@DISCRIMINATORS.register("pixel")
+@DISCRIMINATORS.register("pixel", "1x1 PixelGAN")
 def pixel(input_nc: int, ndf: int, n_layers_D: int, norm_layer: NormLayer) -> nn.Module:
     """The 1x1 PixelGAN (``n_layers_D`` is ignored)."""
     return PixelDiscriminator(input_nc, ndf, norm_layer=norm_layer)

@@ -9,7 +9,7 @@ from typing import List
 import torch
 import torch.nn as nn
 
-from . import GENERATORS
+from .registry import GENERATORS
 from .norm import NormLayer, norm_uses_bias
 
 _PADDINGS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": None}

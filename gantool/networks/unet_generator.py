@@ -9,7 +9,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from . import GENERATORS
+from .registry import GENERATORS
 from .norm import NormLayer, norm_uses_bias
 from ..ops.padding import crop_to, pad_to_multiple
 
