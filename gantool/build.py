@@ -1,7 +1,10 @@
 """The one place where parsed options become constructor arguments.
 
 Constructors (recipes, datasets, the trainer) take explicit arguments named like the options;
-``_matching`` passes each the options whose names appear in its signature.
+``_matching`` passes each the options whose names appear in its signature, and the functions here pass
+the rest themselves (the ``PASSED_TO_*`` names). ``tests/test_constructor_options.py`` checks that every
+constructor parameter is one or the other, so a parameter spelled unlike its option cannot silently keep
+its default.
 """
 import argparse
 import inspect
@@ -18,8 +21,16 @@ from .io.checkpoint import load_network
 from .engine.device import select_device, select_training_device
 from .errors import GantoolError
 from .models import MODELS
+from .networks import DiscriminatorSpec
 from .options import format_options, save_options
 from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
+
+
+#: constructor arguments that build.py passes itself (not matched by option name)
+PASSED_TO_RECIPES = ("device", "is_train", "discriminator")
+PASSED_TO_DATASETS = ("root", "phase", "direction", "input_nc", "output_nc", "preprocess", "max_dataset_size",
+                      "serial_batches", "seed", "strict_data", "log")
+PASSED_TO_TRAINER = ("recipe", "dataset", "run_dir", "visualizer", "log", "eval_dataset", "sync_batchnorm")
 
 
 def _matching(fn: Callable, opt: argparse.Namespace, **given) -> dict:
@@ -66,12 +77,20 @@ def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):
     return cls(**{**_matching(cls.__init__, opt, log=log), **shared})
 
 
+def discriminator_spec(opt: argparse.Namespace) -> DiscriminatorSpec:
+    """The discriminator the options ask for, as the one value recipes take (``networks.spec``)."""
+    return DiscriminatorSpec(netD=opt.netD, ndf=opt.ndf, n_layers_D=opt.n_layers_D, head=opt.D_head,
+                             backbone=opt.D_backbone, backbone_weights=opt.D_backbone_weights,
+                             freeze_backbone=opt.freeze_D_backbone, backbone_norm=opt.D_backbone_norm,
+                             image_size=opt.crop_size)
+
+
 def build_recipe(opt: argparse.Namespace, device: torch.device):
     """The ``--model`` recipe on ``device``, its networks freshly initialised."""
     cls = MODELS.get(opt.model)
     # Under torchrun, each process's image pools get their own seed and share of --pool_size.
     return cls(**_matching(cls.__init__, opt, device=device, is_train=opt.is_train,
-                           **distributed.recipe_overrides(opt)))
+                           discriminator=discriminator_spec(opt), **distributed.recipe_overrides(opt)))
 
 
 def run_dir(opt: argparse.Namespace) -> str:

@@ -9,7 +9,7 @@ from gantool.engine import precision
 from gantool.build import build_trainer
 from gantool.errors import GantoolError
 from gantool.models.cycle_gan import CycleGAN
-from gantool.networks import define_G
+from gantool.networks import DiscriminatorSpec, define_G
 from gantool.options import parse
 from gantool.engine.precision import Precision, resolve_precision
 
@@ -17,6 +17,7 @@ from conftest import TINY_TRAIN, run_cli
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 CPU = torch.device("cpu")
+D8 = DiscriminatorSpec(ndf=8)
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
@@ -49,7 +50,7 @@ def test_bf16_generator_output_stays_close_to_fp32(netG):
 
 def _cycle_gan(batch_passes: bool) -> CycleGAN:
     torch.manual_seed(0)
-    recipe = CycleGAN(CPU, True, ngf=8, ndf=8, netG="resnet_6blocks", pool_size=0, seed=0)
+    recipe = CycleGAN(CPU, True, ngf=8, netG="resnet_6blocks", pool_size=0, seed=0, discriminator=D8)
     recipe.batch_passes = batch_passes
     return recipe
 
@@ -74,9 +75,9 @@ def test_batched_cycle_gan_passes_equal_separate_calls():
 
 
 def test_batch_norm_turns_batching_off():
-    recipe = CycleGAN(CPU, True, ngf=8, ndf=8, netG="resnet_6blocks", norm="batch")
+    recipe = CycleGAN(CPU, True, ngf=8, netG="resnet_6blocks", norm="batch", discriminator=D8)
     assert recipe.batch_passes is False
-    assert _cycle_gan(True).batch_passes is True and CycleGAN(CPU, True, ngf=8, ndf=8).batch_passes is True
+    assert _cycle_gan(True).batch_passes is True and CycleGAN(CPU, True, ngf=8, discriminator=D8).batch_passes is True
 
 
 def test_optimizers_are_fused_adam():

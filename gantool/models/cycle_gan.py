@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..losses import GANLoss, cycle_loss, identity_loss
-from ..networks import define_D, define_G, mixes_samples
+from ..networks import DiscriminatorSpec, define_G, mixes_samples
 from .pool import ImagePool
 from .base import MODELS, Recipe, Update
 
@@ -21,8 +21,8 @@ class CycleGAN(Recipe):
     (``gan_mode``), cycle ``lambda_A * |G_B(G_A(A)) - A| + lambda_B * |G_A(G_B(B)) - B|`` and
     identity ``lambda_identity * (lambda_B * |G_A(B) - B| + lambda_A * |G_B(A) - A|)``.
     Batches hold 'A' (input side) and 'B' (output side), (N, C, H, W) in [-1, 1].
-    ``--netD`` may also name a backbone (``resnet18``, ``unet_seg``...; the ``D_*`` options, see
-    ``networks.backbone_discriminator``); ``crop_size`` tells its trunk the image size.
+    ``discriminator`` says which D to build (``--netD``, ``--ndf``... as one value, see
+    ``networks.spec``); it may name a backbone (``resnet18``, ``unet_seg``...).
     """
 
     loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
@@ -38,13 +38,11 @@ class CycleGAN(Recipe):
                                 help="identity loss weight, relative to lambda_A/B; 0 turns it off")
 
     def __init__(self, device: torch.device, is_train: bool, input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
-                 ndf: int = 64, netG: str = "resnet_9blocks", netD: str = "basic", n_layers_D: int = 3,
-                 norm: str = "instance", no_dropout: bool = True, init_type: str = "normal", init_gain: float = 0.02,
-                 gan_mode: str = "lsgan", pool_size: int = 50, lr: float = 2e-4, beta1: float = 0.5,
-                 beta2: float = 0.999, lambda_A: float = 10.0, lambda_B: float = 10.0, lambda_identity: float = 0.5,
-                 lambda_gp: float = 10.0, seed: int = 0, crop_size: int = 256, D_head: str = "global",
-                 D_backbone: str = "resnet18", D_backbone_weights: Optional[str] = None,
-                 freeze_D_backbone: bool = False, D_backbone_norm: str = "auto"):
+                 netG: str = "resnet_9blocks", norm: str = "instance", no_dropout: bool = True,
+                 init_type: str = "normal", init_gain: float = 0.02, gan_mode: str = "lsgan", pool_size: int = 50,
+                 lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999, lambda_A: float = 10.0,
+                 lambda_B: float = 10.0, lambda_identity: float = 0.5, lambda_gp: float = 10.0, seed: int = 0,
+                 discriminator: DiscriminatorSpec = DiscriminatorSpec()):
         super().__init__(device, is_train)
         g = dict(ngf=ngf, netG=netG, norm=norm, use_dropout=not no_dropout, init_type=init_type, init_gain=init_gain)
         self.networks["G_A"] = define_G(input_nc, output_nc, **g).to(device)
@@ -55,11 +53,8 @@ class CycleGAN(Recipe):
         if lambda_identity > 0 and input_nc != output_nc:
             raise GantoolError(f"the identity loss needs --input_nc == --output_nc (got {input_nc} and {output_nc}); "
                                "pass --lambda_identity 0")
-        d = dict(ndf=ndf, netD=netD, n_layers_D=n_layers_D, norm=norm, init_type=init_type, init_gain=init_gain,
-                 head=D_head, backbone=D_backbone, backbone_weights=D_backbone_weights,
-                 freeze_backbone=freeze_D_backbone, backbone_norm=D_backbone_norm, image_size=crop_size)
-        self.networks["D_A"] = define_D(output_nc, **d).to(device)
-        self.networks["D_B"] = define_D(input_nc, **d).to(device)
+        self.networks["D_A"] = discriminator.build(output_nc, norm, init_type, init_gain).to(device)
+        self.networks["D_B"] = discriminator.build(input_nc, norm, init_type, init_gain).to(device)
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.lambda_gp = lambda_gp
         self.lambda_A, self.lambda_B, self.lambda_identity = lambda_A, lambda_B, lambda_identity

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from ..losses import GAN_MODES
+from ..networks import DiscriminatorSpec
 from ..networks.dcgan import define_dcgan
 from .base import MODELS
 from .unconditional import UnconditionalGAN
@@ -37,19 +38,15 @@ class DCGAN(UnconditionalGAN):
         return {**UnconditionalGAN.derived_defaults(opt, is_train), "ngf": width, "ndf": width}
 
     def __init__(self, device: torch.device, is_train: bool, latent_dim: int = 100, img_size: int = 32,
-                 crop_size: int = 32, input_nc: int = 1, ngf: int = 64, ndf: int = 64, init_type: str = "normal",
+                 crop_size: int = 32, input_nc: int = 1, ngf: int = 64, init_type: str = "normal",
                  init_gain: float = 0.02, gan_mode: str = "vanilla", lambda_gp: float = 10.0,
                  n_critic: Optional[int] = 1, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999,
-                 seed: int = 0, netD: str = "basic", D_head: str = "global", D_backbone: str = "resnet18",
-                 D_backbone_weights: Optional[str] = None, freeze_D_backbone: bool = False,
-                 D_backbone_norm: str = "auto"):
-        self.ngf, self.ndf, self.init_type, self.init_gain = ngf, ndf, init_type, init_gain
+                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
+        self.ngf, self.ndf, self.init_type, self.init_gain = ngf, discriminator.ndf, init_type, init_gain
         # WGAN-GP penalises each sample's gradient; BatchNorm would couple the samples (Gulrajani et al., sec. 4).
         self.d_norm = GAN_MODES.get(gan_mode).critic_norm("batch")
         super().__init__(device, is_train, latent_dim, img_size, crop_size, input_nc, gan_mode, lambda_gp,
-                         n_critic, lr, beta1, beta2, seed, netD=netD, ndf=ndf, D_head=D_head, D_backbone=D_backbone,
-                         D_backbone_weights=D_backbone_weights, freeze_D_backbone=freeze_D_backbone,
-                         D_backbone_norm=D_backbone_norm)
+                         n_critic, lr, beta1, beta2, seed, discriminator=discriminator)
 
     def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module]]:
         G, D = define_dcgan(self.latent_dim, self.input_nc, self.img_size, self.ngf, self.ndf, self.d_norm,

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..losses import GANLoss
-from ..networks import define_D, define_G
+from ..networks import DiscriminatorSpec, define_G
 from .pool import ImagePool
 from .base import MODELS, Recipe, Update
 
@@ -54,13 +54,10 @@ class Pix2Pix(Recipe):
                                "for L -> ab use --model colorization")
 
     def __init__(self, device: torch.device, is_train: bool, input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
-                 ndf: int = 64, netG: str = "unet_256", netD: str = "basic", n_layers_D: int = 3,
-                 norm: str = "batch", no_dropout: bool = False, init_type: str = "normal", init_gain: float = 0.02,
-                 gan_mode: str = "vanilla", pool_size: int = 0, lr: float = 2e-4, beta1: float = 0.5,
-                 beta2: float = 0.999, lambda_L1: float = 100.0, lambda_gp: float = 10.0, seed: int = 0,
-                 crop_size: int = 256, D_head: str = "global", D_backbone: str = "resnet18",
-                 D_backbone_weights: Optional[str] = None, freeze_D_backbone: bool = False,
-                 D_backbone_norm: str = "auto"):
+                 netG: str = "unet_256", norm: str = "batch", no_dropout: bool = False, init_type: str = "normal",
+                 init_gain: float = 0.02, gan_mode: str = "vanilla", pool_size: int = 0, lr: float = 2e-4,
+                 beta1: float = 0.5, beta2: float = 0.999, lambda_L1: float = 100.0, lambda_gp: float = 10.0,
+                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
         super().__init__(device, is_train)
         self.check_channels(input_nc, output_nc)
         self.networks["G"] = define_G(input_nc, output_nc, ngf, netG, norm, not no_dropout, init_type,
@@ -68,11 +65,7 @@ class Pix2Pix(Recipe):
         if not is_train:
             return
         # Conditional D: it sees the input next to the (real or generated) output.
-        # A backbone --netD (resnet18, unet_seg...) also takes the D_* options; crop_size tells it the image size.
-        self.networks["D"] = define_D(input_nc + output_nc, ndf, netD, n_layers_D, norm, init_type, init_gain,
-                                      head=D_head, backbone=D_backbone, backbone_weights=D_backbone_weights,
-                                      freeze_backbone=freeze_D_backbone, backbone_norm=D_backbone_norm,
-                                      image_size=crop_size).to(device)
+        self.networks["D"] = discriminator.build(input_nc + output_nc, norm, init_type, init_gain).to(device)
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.lambda_gp, self.lambda_L1 = lambda_gp, lambda_L1
         self.pool = ImagePool(pool_size, seed=seed)  # 0 (the default): D sees the current fake only

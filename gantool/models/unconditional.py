@@ -13,8 +13,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..losses import GAN_MODES, GANLoss
-from ..networks import define_D
-from ..networks.backbone_discriminator import BACKBONE_DISCRIMINATORS
+from ..networks import DiscriminatorSpec
 from ..viz.images import make_grid_image
 from .base import Recipe, Update
 
@@ -36,8 +35,8 @@ class UnconditionalGAN(Recipe):
         crop_size: the size batches arrive at; must equal ``img_size``.
         input_nc: image channels.
         gan_mode, lambda_gp, n_critic: the adversarial objective and its settings.
-        netD, ndf, D_head, D_backbone, D_backbone_weights, freeze_D_backbone, D_backbone_norm: a backbone
-            ``--netD`` (see ``networks.backbone_discriminator``) instead of the recipe's own discriminator.
+        discriminator: the ``--netD`` spec (see ``networks.spec``); a backbone there replaces the recipe's
+            own discriminator, and ``ndf`` is DCGAN's discriminator width.
         lr, beta1, beta2: Adam settings for both networks.
         seed: selects the fixed noise behind the training grids and the test samples.
 
@@ -77,9 +76,7 @@ class UnconditionalGAN(Recipe):
     def __init__(self, device: torch.device, is_train: bool, latent_dim: int = 100, img_size: int = 28,
                  crop_size: int = 28, input_nc: int = 1, gan_mode: str = "vanilla", lambda_gp: float = 10.0,
                  n_critic: Optional[int] = 1, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999,
-                 seed: int = 0, netD: str = "basic", ndf: int = 64, D_head: str = "global",
-                 D_backbone: str = "resnet18", D_backbone_weights: Optional[str] = None,
-                 freeze_D_backbone: bool = False, D_backbone_norm: str = "auto"):
+                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
         super().__init__(device, is_train)
         if latent_dim <= 0 or img_size <= 0:
             raise GantoolError(f"--latent_dim and --img_size must be positive, got {latent_dim} and {img_size}")
@@ -88,12 +85,10 @@ class UnconditionalGAN(Recipe):
                                f"--img_size (which also sets --load_size and --crop_size)")
         self.latent_dim, self.img_size, self.input_nc, self.seed = latent_dim, img_size, input_nc, seed
         G, D = self.build_networks(is_train)
-        if is_train and netD in BACKBONE_DISCRIMINATORS:
+        if is_train and discriminator.is_backbone:
             # --netD naming a backbone (resnet18, unet_seg...) replaces the recipe's own D; the classic names
             # keep it. BatchNorm as in DCGAN, none for WGAN-GP (its per-sample penalty), unless --D_backbone_norm.
-            D = define_D(input_nc, ndf, netD, norm=GAN_MODES.get(gan_mode).critic_norm("batch"), head=D_head,
-                         backbone=D_backbone, backbone_weights=D_backbone_weights, freeze_backbone=freeze_D_backbone,
-                         backbone_norm=D_backbone_norm, image_size=img_size)
+            D = discriminator.build(input_nc, norm=GAN_MODES.get(gan_mode).critic_norm("batch"), image_size=img_size)
         self.networks["G"] = G.to(device)
         # The fixed noise behind every training grid: kept in the training state, so a resume shows the same z.
         self.fixed_z = torch.randn(GRID_SIZE, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)

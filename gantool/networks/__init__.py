@@ -14,6 +14,7 @@ from . import patchgan, resnet_generator, unet_generator  # noqa: F401  (fill th
 from . import backbone_discriminator  # noqa: F401  (--netD from the classifier and segmenter backbones)
 from .norm import get_norm_layer, init_weights, mixes_samples
 from .registry import DISCRIMINATORS, GENERATORS
+from .spec import DiscriminatorSpec
 
 __all__ = [
     "GENERATORS",
@@ -21,6 +22,7 @@ __all__ = [
     "define_G",
     "define_D",
     "build_from_arch",
+    "DiscriminatorSpec",
     "get_norm_layer",
     "init_weights",
     "mixes_samples",
