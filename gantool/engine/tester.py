@@ -2,9 +2,8 @@
 import json
 import math
 import os
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-import torch
 from torch.utils.data import DataLoader
 
 from ..io.files import atomic_write_text
@@ -63,35 +62,54 @@ class Tester:
                 break
             # Results are named after the input file when there is one, else numbered.
             path = batch["A_paths"][j] if "A_paths" in batch else f"{i:04d}"
-            stem = os.path.splitext(os.path.basename(path))[0]
             for label in grids:
                 grids[label].append(tensor2im(visuals[label]))
-            # One number per image (a class label, a prediction) goes into the caption and the table.
-            values = {label: v.reshape(-1)[0].item() for label, v in visuals.items() if v.dim() <= 1}
-            names, captions = [], []
-            for label, image in visuals.items():
-                if label in values:
-                    continue
-                file = f"{stem}_{label}.png"
-                save_image(tensor2im(image), os.path.join(page.image_dir, file), self.aspect_ratio)
-                names.append(file)
-                captions.append(label)
-            scores = {}
-            for out, truth in self.recipe.metric_pairs:
-                if out in visuals and truth in visuals:
-                    scores = paired_metrics(visuals[out].float(), visuals[truth].float())
-                    meter.update(scores)
-                    captions[list(visuals).index(out)] += f" (L1 {scores['l1']:.3f}, PSNR {scores['psnr']:.1f} dB)"
-            if values and captions:
-                captions[0] += " (" + ", ".join(f"{k} {v}" for k, v in values.items()) + ")"
-            rows.append((stem, names, captions))
-            per_image.append({"image": os.path.basename(path), **values, **scores})
-        grid_files = []
+            row, values = self._save_result(page, path, visuals, meter)
+            rows.append(row)
+            per_image.append({"image": os.path.basename(path), **values})
+        grid_files = self._save_grids(page, grids)
+        averages, index = self._write_page(page, rows, per_image, grid_files, meter)
+        verb = self.recipe.test_verb if self.batches is None else "generated"
+        self.log(f"gantool: {verb} {len(rows)} images; results page {index}")
+        return averages
+
+    def _save_result(self, page: HTMLPage, path: str, visuals: Dict[str, object], meter: MetricMeter):
+        """Save one result's pictures; returns its page row ``(stem, files, captions)`` and its table values
+        (one number per image, such as a class label, and the paired metrics)."""
+        stem = os.path.splitext(os.path.basename(path))[0]
+        values = {label: v.reshape(-1)[0].item() for label, v in visuals.items() if v.dim() <= 1}
+        names, captions = [], []
+        for label, image in visuals.items():
+            if label in values:
+                continue
+            file = f"{stem}_{label}.png"
+            save_image(tensor2im(image), os.path.join(page.image_dir, file), self.aspect_ratio)
+            names.append(file)
+            captions.append(label)
+        scores = {}
+        for out, truth in self.recipe.metric_pairs:
+            if out in visuals and truth in visuals:
+                scores = paired_metrics(visuals[out].float(), visuals[truth].float())
+                meter.update(scores)
+                captions[list(visuals).index(out)] += f" (L1 {scores['l1']:.3f}, PSNR {scores['psnr']:.1f} dB)"
+        if values and captions:
+            captions[0] += " (" + ", ".join(f"{k} {v}" for k, v in values.items()) + ")"
+        return (stem, names, captions), {**values, **scores}
+
+    def _save_grids(self, page: HTMLPage, grids: Dict[str, list]) -> List[str]:
+        """Tile each ``grid_visuals`` label's pictures into ``grid_<label>.png``; returns the file names."""
+        files = []
         for label, images in grids.items():
             if images:
-                grid_files.append(f"grid_{label}.png")
+                files.append(f"grid_{label}.png")
                 grid = make_grid_image(images, ncols=math.ceil(math.sqrt(len(images))))
-                save_image(grid, os.path.join(page.image_dir, grid_files[-1]))
+                save_image(grid, os.path.join(page.image_dir, files[-1]))
+        return files
+
+    def _write_page(self, page: HTMLPage, rows: List[tuple], per_image: List[dict], grid_files: List[str],
+                    meter: MetricMeter) -> Tuple[Dict[str, float], str]:
+        """The summary lines, grids, results and table on the page, and ``metrics.json``; returns the averages
+        and the page's path."""
         averages = meter.average() if meter.count() else {}
         page.add_header(self.title)
         if averages:
@@ -119,9 +137,7 @@ class Tester:
                           json.dumps({"images": len(rows), "average": averages, "per_image": per_image,
                                       # which visual was scored against which: scripts/eval_paired.py reads it
                                       "pairs": [list(p) for p in self.recipe.metric_pairs]}, indent=1))
-        verb = self.recipe.test_verb if self.batches is None else "generated"
-        self.log(f"gantool: {verb} {len(rows)} images; results page {index}")
-        return averages
+        return averages, index
 
     def _results(self, loader: Iterable[Mapping], total: int) -> Iterator[tuple]:
         """Run ``test_step`` on every batch and yield ``(batch, j, visuals of image j as a batch of one)``;

@@ -19,6 +19,7 @@ from . import distributed
 from ..io.checkpoint import fit_state, load_network, save_network
 from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..errors import GantoolError, Interrupted
+from .epoch_report import EpochReport
 from .interrupts import stop_signals
 from ..models.base import Recipe
 from .nan_guard import NonFiniteLoss
@@ -86,6 +87,7 @@ class Trainer:
         self.last_saved: Optional[str] = None  # the last good full state, named in a NaN report
         self.stop_signal: Optional[int] = None
         self.data = RunLoader(dataset, batch_size, num_threads, self.shuffle, pin_memory=recipe.device.type == "cuda")
+        self.report = EpochReport(recipe, self.steps, eval_dataset, run_dir, batch_size, num_threads, log)
 
     # ----------------------------------------------------------------- data
     def _loader(self, epoch: int, skip: int) -> DataLoader:
@@ -285,41 +287,15 @@ class Trainer:
                    desc=f"epoch {self.epoch}/{last_epoch}", disable=None if distributed.is_main() else True)
         t_data_start = time.time()
         for batch in self._batches(self._loader(self.epoch, skip)):
-            t_data = time.time() - t_data_start
-            step_start = time.time()
+            t_data, step_start = time.time() - t_data_start, time.time()
             n = batch[next(iter(batch))].shape[0] if batch else self.batch_size
             n *= distributed.world_size()  # counters are in images of all processes
             losses = self._step(batch)
             self.total_iters += n
             self.epoch_iter += n
             bar.update(n)
-            self.nan_guard.observe((self.epoch, self.epoch_iter, self.total_iters), losses)
-            if self.check_every_step:
-                self._check_finite()
-            if _crossed(self.total_iters, n, self.print_freq) or self.epoch_iter >= len(self.dataset):
-                self._check_finite()
-                values = {k: float(v) for k, v in losses.items()}  # the only host sync, at print time
-                values = distributed.mean_over_ranks(values)  # the global batch's losses, as one process logs
-                if all(math.isfinite(v) for v in values.values()):  # (a step skipped under --nan_policy skip)
-                    self.loss_sum += sum(values.values())
-                    self.loss_count += 1
-                skipped = self.nan_guard.take_report()
-                if skipped:
-                    self.log(f"gantool: {skipped}")
-                t_comp = (time.time() - step_start) / n
-                if _crossed(self.total_iters, n, self.print_freq):
-                    message = loss_log.format(self.epoch, self.epoch_iter, values, t_comp, t_data)
-                    loss_log.write(message)
-                    bar.write(message) if bar.disable is False else self.log(message)
-                    if self.visualizer is not None:
-                        self.visualizer.plot_current_losses(self.epoch, self.epoch_iter / len(self.dataset), values)
-            if self.visualizer is not None and _crossed(self.total_iters, n, self.display_freq):
-                self.visualizer.display_current_results(self.recipe.visuals(), self.epoch,
-                                                        _crossed(self.total_iters, n, self.update_html_freq))
-            if _crossed(self.total_iters, n, self.save_latest_freq):
-                self.save("latest", with_state=True)
-                if self.save_by_iter:
-                    self.save(f"iter_{self.total_iters}", with_state=False)
+            self._watch_losses(losses, n, bar, loss_log, step_start, t_data)
+            self._show_and_save(n)
             if self.max_iters and self.total_iters >= self.max_iters and self.epoch_iter < len(self.dataset):
                 bar.close()
                 self.save("latest", with_state=True)
@@ -328,6 +304,48 @@ class Trainer:
                 return True
             t_data_start = time.time()
         bar.close()
+        self._end_epoch(last_epoch, loss_log, epoch_start)
+        return bool(self.max_iters and self.total_iters >= self.max_iters)
+
+    def _watch_losses(self, losses: Dict[str, torch.Tensor], n: int, bar, loss_log: LossLog, step_start: float,
+                      t_data: float) -> None:
+        """Hand the step's losses to the NaN guard; at print time (and at the epoch's end) read them on the
+        host, the only sync: the epoch's running sum (``--lr_policy plateau``), the printout and the plot."""
+        self.nan_guard.observe((self.epoch, self.epoch_iter, self.total_iters), losses)
+        if self.check_every_step:
+            self._check_finite()
+        printing = _crossed(self.total_iters, n, self.print_freq)
+        if not printing and self.epoch_iter < len(self.dataset):
+            return
+        self._check_finite()
+        values = {k: float(v) for k, v in losses.items()}
+        values = distributed.mean_over_ranks(values)  # the global batch's losses, as one process logs
+        if all(math.isfinite(v) for v in values.values()):  # (a step skipped under --nan_policy skip)
+            self.loss_sum += sum(values.values())
+            self.loss_count += 1
+        skipped = self.nan_guard.take_report()
+        if skipped:
+            self.log(f"gantool: {skipped}")
+        if printing:
+            message = loss_log.format(self.epoch, self.epoch_iter, values, (time.time() - step_start) / n, t_data)
+            loss_log.write(message)
+            bar.write(message) if bar.disable is False else self.log(message)
+            if self.visualizer is not None:
+                self.visualizer.plot_current_losses(self.epoch, self.epoch_iter / len(self.dataset), values)
+
+    def _show_and_save(self, n: int) -> None:
+        """The visuals every ``display_freq`` images (saved to the page every ``update_html_freq``), the
+        latest state every ``save_latest_freq``."""
+        if self.visualizer is not None and _crossed(self.total_iters, n, self.display_freq):
+            self.visualizer.display_current_results(self.recipe.visuals(), self.epoch,
+                                                    _crossed(self.total_iters, n, self.update_html_freq))
+        if _crossed(self.total_iters, n, self.save_latest_freq):
+            self.save("latest", with_state=True)
+            if self.save_by_iter:
+                self.save(f"iter_{self.total_iters}", with_state=False)
+
+    def _end_epoch(self, last_epoch: int, loss_log: LossLog, epoch_start: float) -> None:
+        """Learning-rate schedules, the epoch's visuals, checkpoints and report."""
         lrs = [g["lr"] for opt in self.recipe.optimizers.values() for g in opt.param_groups]
         for sched in self.schedulers.values():
             step_scheduler(sched, self.loss_sum / max(self.loss_count, 1))
@@ -341,46 +359,12 @@ class Trainer:
         lr_note = f"learning rate {lrs[0]:.7f}" + (f" -> {new_lrs[0]:.7f}" if new_lrs[0] != lrs[0] else "")
         self.log(f"gantool: end of epoch {self.epoch}/{last_epoch} ({time.time() - epoch_start:.0f} s, "
                  f"{self.total_iters} images in all); {lr_note}")
-        self._report_epoch(loss_log, note)
-        return bool(self.max_iters and self.total_iters >= self.max_iters)
+        self.report.write(self.epoch, loss_log, note)
 
     # ----------------------------------------------------------------- scores
     def evaluate(self) -> Dict[str, float]:
-        """Score the recipe on ``eval_dataset``: ``test_step`` on every batch in eval mode, then
-        ``test_summary``. Touches no random generator, so a resumed run stays exact."""
-        self.recipe.test_summary()  # drop anything accumulated before
-        loader = DataLoader(self.eval_dataset, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
-                            generator=torch.Generator().manual_seed(0))
-        self.recipe.eval()
-        try:
-            for batch in loader:
-                self.steps.test_step(self.recipe, batch)
-        finally:
-            self.recipe.train()
-        return self.recipe.test_summary()
-
-    def _report_epoch(self, loss_log: LossLog, note: Optional[str]) -> None:
-        """The recipe's end-of-epoch ``note`` and the scores on its ``eval_phase`` split: printed, appended
-        to loss_log.txt, and (scores) to ``eval_log.jsonl``, one JSON object per epoch. Rank 0 alone."""
-        import json
-
-        if not distributed.is_main():
-            return
-
-        lines = []
-        if note:
-            lines.append(f"gantool: epoch {self.epoch}: {note}")
-        if self.eval_dataset is not None:
-            scores = self.evaluate()
-            phase = self.recipe.eval_phase
-            text = ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) or "nothing to score"
-            lines.append(f"gantool: epoch {self.epoch}: {phase} split ({len(self.eval_dataset)} images): {text}")
-            with open(os.path.join(self.run_dir, "eval_log.jsonl"), "a", encoding="utf-8") as f:
-                f.write(json.dumps({"epoch": self.epoch, "phase": phase, "images": len(self.eval_dataset),
-                                    **scores}) + "\n")
-        for line in lines:
-            self.log(line)
-            loss_log.write(line)
+        """Score the recipe on ``eval_dataset`` (see :meth:`EpochReport.evaluate`)."""
+        return self.report.evaluate()
 
 
 def _own_part(state: dict, path: str) -> dict:

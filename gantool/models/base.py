@@ -6,8 +6,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..ops.padding import crop_to, pad_to_multiple
+from ..errors import GantoolError
 from ..io.files import unwrap
+from ..metrics.labels import IGNORE_INDEX, ConfusionMatrix
+from ..ops.padding import crop_to, pad_to_multiple
 from ..registry import Registry
 
 MODELS = Registry("--model")
@@ -170,3 +172,61 @@ class Recipe:
         """
         padded, size = pad_to_multiple(images, getattr(net, "size_multiple", 1))
         return crop_to(net(padded), size)
+
+
+class LabelRecipe(Recipe):
+    """What the classifier and the segmenter share: one network ``networks[key]`` trained with Adam on
+    cross-entropy, always in eval mode at test time (BatchNorm with running statistics, any batch
+    size), scored on the test split after every epoch, and a confusion matrix behind every score.
+
+    Args:
+        device, is_train: see ``Recipe``.
+        num_classes: number of classes.
+        lr, beta1, beta2: Adam settings.
+    """
+
+    eval_phase = "test"
+    key = ""  # the network's checkpoint name
+    #: ``ConfusionMatrix.scores`` names -> the names reported by ``test_summary``
+    score_names: Dict[str, str] = {}
+
+    def __init__(self, device: torch.device, is_train: bool, num_classes: int, lr: float, beta1: float,
+                 beta2: float):
+        super().__init__(device, is_train)
+        if num_classes < 2:
+            raise GantoolError(f"--num_classes must be 2 or more, got {num_classes}")
+        self.num_classes, self.lr, self.betas = num_classes, lr, (beta1, beta2)
+        self.test_scores = ConfusionMatrix(num_classes)  # over test_step calls
+        self.train_scores = ConfusionMatrix(num_classes)  # over the current epoch's training batches
+
+    def add_network(self, net: torch.nn.Module, arch_options: str) -> None:
+        """Register the network (and, when training, its optimizer)."""
+        self.networks[self.key] = net.to(self.device)
+        self.arch_options[self.key] = arch_options
+        if self.is_train:
+            self.make_optimizer(self.key, net.parameters(), self.lr, self.betas)
+
+    def check_labels(self, labels: Tensor, what: str) -> None:
+        """Raise a one-line error for labels outside [0, num_classes) (``IGNORE_INDEX`` is allowed: ignored)."""
+        bad = labels[(labels != IGNORE_INDEX) & ((labels < 0) | (labels >= self.num_classes))]
+        if bad.numel():
+            value = int(bad[0])
+            hint = ("; --dataset_mode image_folder gives labels only to images in class subfolders"
+                    if value < 0 else f"; pass --num_classes {value + 1} or more")
+            raise GantoolError(f"{what} {value} is not a class of --num_classes {self.num_classes}{hint}")
+
+    def train(self, mode: bool = True) -> None:
+        # test.py runs networks in train mode unless --eval (the classic GAN habit); a classifier is
+        # always scored with its running statistics, so only training puts it in train mode.
+        super().train(mode and self.is_train)
+
+    def test_summary(self) -> Dict[str, float]:
+        scores = self.test_scores.scores()
+        self.test_scores.reset()
+        return {name: scores[key] for key, name in self.score_names.items() if key in scores}
+
+    def extra_state(self) -> dict:
+        return {"train_scores": self.train_scores.matrix.cpu()}  # a resume mid-epoch keeps the epoch's counts
+
+    def load_extra_state(self, state: dict) -> None:
+        self.train_scores.matrix = state["train_scores"].to(self.device)

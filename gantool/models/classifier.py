@@ -12,10 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import GantoolError
-from ..metrics.labels import IGNORE_INDEX, ConfusionMatrix
+from ..metrics.labels import IGNORE_INDEX
 from ..viz.images import make_grid_image
-from .base import MODELS, Recipe, Update
+from .base import MODELS, LabelRecipe, Update
 
 # The size the array datasets come in: trained at it, nothing is resampled.
 NATIVE_SIZE = {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}
@@ -30,64 +29,6 @@ def class_folders(root: Optional[str], phase: str) -> int:
         return 0
     folder = os.path.join(root, phase) if os.path.isdir(os.path.join(root, phase)) else root
     return sum(1 for d in os.listdir(folder) if not d.startswith(".") and os.path.isdir(os.path.join(folder, d)))
-
-
-class LabelRecipe(Recipe):
-    """What the classifier and the segmenter share: one network ``networks[key]`` trained with Adam on
-    cross-entropy, always in eval mode at test time (BatchNorm with running statistics, any batch
-    size), scored on the test split after every epoch, and a confusion matrix behind every score.
-
-    Args:
-        device, is_train: see ``Recipe``.
-        num_classes: number of classes.
-        lr, beta1, beta2: Adam settings.
-    """
-
-    eval_phase = "test"
-    key = ""  # the network's checkpoint name
-    #: ``ConfusionMatrix.scores`` names -> the names reported by ``test_summary``
-    score_names: Dict[str, str] = {}
-
-    def __init__(self, device: torch.device, is_train: bool, num_classes: int, lr: float, beta1: float,
-                 beta2: float):
-        super().__init__(device, is_train)
-        if num_classes < 2:
-            raise GantoolError(f"--num_classes must be 2 or more, got {num_classes}")
-        self.num_classes, self.lr, self.betas = num_classes, lr, (beta1, beta2)
-        self.test_scores = ConfusionMatrix(num_classes)  # over test_step calls
-        self.train_scores = ConfusionMatrix(num_classes)  # over the current epoch's training batches
-
-    def add_network(self, net: torch.nn.Module, arch_options: str) -> None:
-        """Register the network (and, when training, its optimizer)."""
-        self.networks[self.key] = net.to(self.device)
-        self.arch_options[self.key] = arch_options
-        if self.is_train:
-            self.make_optimizer(self.key, net.parameters(), self.lr, self.betas)
-
-    def check_labels(self, labels: Tensor, what: str) -> None:
-        """Raise a one-line error for labels outside [0, num_classes) (``IGNORE_INDEX`` is allowed: ignored)."""
-        bad = labels[(labels != IGNORE_INDEX) & ((labels < 0) | (labels >= self.num_classes))]
-        if bad.numel():
-            value = int(bad[0])
-            hint = ("; --dataset_mode image_folder gives labels only to images in class subfolders"
-                    if value < 0 else f"; pass --num_classes {value + 1} or more")
-            raise GantoolError(f"{what} {value} is not a class of --num_classes {self.num_classes}{hint}")
-
-    def train(self, mode: bool = True) -> None:
-        # test.py runs networks in train mode unless --eval (the classic GAN habit); a classifier is
-        # always scored with its running statistics, so only training puts it in train mode.
-        super().train(mode and self.is_train)
-
-    def test_summary(self) -> Dict[str, float]:
-        scores = self.test_scores.scores()
-        self.test_scores.reset()
-        return {name: scores[key] for key, name in self.score_names.items() if key in scores}
-
-    def extra_state(self) -> dict:
-        return {"train_scores": self.train_scores.matrix.cpu()}  # a resume mid-epoch keeps the epoch's counts
-
-    def load_extra_state(self, state: dict) -> None:
-        self.train_scores.matrix = state["train_scores"].to(self.device)
 
 
 @MODELS.register("classifier", "--netC")

@@ -15,8 +15,7 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..metrics.labels import IGNORE_INDEX
 from ..viz.palette import colorize
-from .base import MODELS, Update
-from .classifier import LabelRecipe
+from .base import MODELS, LabelRecipe, Update
 
 
 def _class_count(opt: argparse.Namespace) -> Optional[int]:
