@@ -1,15 +1,26 @@
 """gantool: GAN training and image-to-image translation (CycleGAN, pix2pix, DCGAN, ...) on CPU or GPU.
 
-Importing the package loads nothing heavy; use ``gantool.networks.define_G`` / ``define_D`` for
-the classic networks, or the ``train.py`` / ``test.py`` command lines.
+Importing the package loads nothing heavy. ``from gantool import Translator, define_G, define_D`` import
+their modules on first use; the ``train.py`` / ``test.py`` command lines and ``gantool`` (``cli.py``) are
+the entry points. The package's layout is described in README.md ("Layout").
 """
+import importlib
+
 __version__ = "0.1.0"
+
+#: names importable from the package itself -> (module, attribute; None: the module)
+_EXPORTS = {
+    "Translator": ("gantool.inference.translator", "Translator"),
+    "define_G": ("gantool.networks", "define_G"),
+    "define_D": ("gantool.networks", "define_D"),
+    "summary": ("gantool.metrics.summary", None),  # ``gantool.summary.summary(net, shape)``, as before
+}
 
 
 def __getattr__(name: str):
-    # ``from gantool import Translator`` without importing torch when the package is imported.
-    if name == "Translator":
-        from .inference.translator import Translator
-
-        return Translator
-    raise AttributeError(f"module 'gantool' has no attribute {name!r}")
+    # Imported on first use, so that ``import gantool`` does not import torch.
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gantool' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    loaded = importlib.import_module(module)
+    return loaded if attribute is None else getattr(loaded, attribute)

@@ -27,9 +27,9 @@ BUILTIN_NAME = "toy_day2night"
 _MARKER = ".complete"
 _VERSION = 1  # bump when the pictures change, so old copies are regenerated
 
-# Option defaults when --dataroot is omitted: a demo that trains in about 4 minutes on 2 CPU cores
-# (800 iterations at 64x64 with a slimmer ResNet generator; measured 0.3 s per iteration). The
-# classic defaults (resnet_9blocks, ngf 64, 286/256, 100+100 epochs) stay for real datasets, and
+# Option defaults when --dataroot is omitted: a demo that trains in minutes on a laptop CPU (800 iterations
+# at 64x64 with a slimmer ResNet generator; time measured in the README). The classic defaults
+# (resnet_9blocks, ngf 64, 286/256, 100+100 epochs) stay for real datasets, and
 # explicit options always win. test.py gets the same network and image size, so it loads the demo.
 _DEMO_NETWORK = {"load_size": 64, "crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32}
 _DEMO_TRAINING = {"n_epochs": 2, "n_epochs_decay": 2, "num_threads": 0, "print_freq": 100, "display_freq": 100,

@@ -32,7 +32,7 @@ class DCGAN(UnconditionalGAN):
 
     @staticmethod
     def derived_defaults(opt, is_train: bool) -> dict:
-        # pytorch/examples' widths (64) from 64x64 up; half below, where 64 costs 2.6x the time for
+        # pytorch/examples' widths (64) from 64x64 up; half below, where 64 costs far more time for
         # little gain. A function of --img_size only, so test.py rebuilds the trained network.
         width = 64 if opt.img_size >= 64 else 32
         return {**UnconditionalGAN.derived_defaults(opt, is_train), "ngf": width, "ndf": width}

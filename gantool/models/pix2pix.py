@@ -11,10 +11,10 @@ from ..networks import DiscriminatorSpec, define_G
 from .pool import ImagePool
 from .base import MODELS, Recipe, Update
 
-# The demo on the built-in 64x64 dataset (no --dataroot): a U-Net whose 6 downsamplings fit 64x64,
-# 4 + 4 epochs of 200 pairs: epochs of 14-16 s on 2 CPU cores, 22 dB PSNR on the test pairs (README).
-# The dataset's own demo defaults (64x64, ngf 32, ndf 32) apply underneath: with ngf 64 a step took
-# 2.9 s instead of 0.06 s on that CPU (the 512-channel layers). Explicit options still win.
+# The demo on the built-in 64x64 dataset (no --dataroot): a U-Net whose 6 downsamplings fit 64x64, for
+# 4 + 4 epochs of 200 pairs (time and quality: README). The dataset's own demo defaults (64x64, ngf 32,
+# ndf 32) apply underneath: ngf 64's 512-channel layers are many times slower on a CPU for a demo.
+# Explicit options still win.
 _DEMO_NETWORK = {"netG": "unet_64"}
 _DEMO_TRAINING = {"n_epochs": 4, "n_epochs_decay": 4}
 

@@ -47,7 +47,7 @@ class DiscriminatorSpec:
               **changes) -> nn.Module:
         """``define_D`` for ``input_nc`` channels with this spec (``changes`` override fields, e.g.
         ``image_size``); returns the initialised discriminator on the CPU."""
-        from . import define_D
+        from .builders import define_D
 
         spec = dataclasses.replace(self, **changes) if changes else self
         fields = dataclasses.asdict(spec)
