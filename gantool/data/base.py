@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from ..errors import GantoolError
 from ..registry import Registry
+from .builtin import builtin_option_defaults, ensure_builtin
 from .image_io import IMG_EXTENSIONS, UnreadableImageError, is_image_file, load_image, make_dataset
 from .tools.scan import ImageInfo, scan_images
 from .transforms import Preprocess, transform_image
@@ -73,14 +74,12 @@ class FolderDataset(Dataset):
     @staticmethod
     def builtin_defaults(is_train: bool) -> dict:
         """Option defaults when ``--dataroot`` is omitted (the toy_day2night demo)."""
-        from .builtin import builtin_option_defaults
 
         return builtin_option_defaults(is_train)
 
     @staticmethod
     def builtin_root(datasets_dir: str, log) -> str:
         """The folder used when ``--dataroot`` is omitted: the built-in dataset, generated on first use."""
-        from .builtin import ensure_builtin
 
         return ensure_builtin(datasets_dir, log=log)
 

@@ -18,6 +18,7 @@ from PIL import Image
 from ..errors import GantoolError
 from .base import DATASETS, FolderDataset
 from .image_io import IMG_EXTENSIONS, UnreadableImageError, load_image
+from .toy_shapes import ensure_toy_shapes
 from .transforms import Preprocess, _random_crop
 
 _MASK_MODES = ("L", "P", "I", "I;16")
@@ -74,8 +75,7 @@ class SegmentationDataset(FolderDataset):
 
     @staticmethod
     def builtin_root(datasets_dir: str, log) -> str:
-        from .toy_shapes import ensure_toy_shapes
-
+        """The built-in toy_shapes under ``datasets_dir``, generated on first use."""
         return ensure_toy_shapes(datasets_dir, log)
 
     def __init__(self, root: str, **kwargs):

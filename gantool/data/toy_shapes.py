@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import GantoolError
+from ..viz.palette import palette
 
 NAME = "toy_shapes"
 CLASSES = ("background", "circle", "square", "triangle")
@@ -62,7 +63,6 @@ def draw_sample(rng: random.Random, size: int = 64) -> Tuple[Image.Image, Image.
                    cy + r * math.sin(angle + 2 * math.pi * k / corners)) for k in range(corners)]
         draw_image.polygon(points, fill=fill)
         draw_mask.polygon(points, fill=cls)
-    from ..viz.palette import palette
 
     mask.putpalette(palette(256).flatten().tolist())
     return image, mask

@@ -4,6 +4,7 @@ from typing import List, Optional, Tuple
 import torch
 
 from ..errors import GantoolError
+from . import distributed
 
 
 def parse_gpu_ids(text: Optional[str]) -> Optional[List[int]]:
@@ -55,7 +56,6 @@ def select_training_device(gpu_ids: Optional[List[int]]) -> Tuple[torch.device, 
     gives process ``LOCAL_RANK`` GPU ``LOCAL_RANK``; a list gives it ``gpu_ids[LOCAL_RANK]``, so it
     must name one GPU per process of the machine.
     """
-    from . import distributed
 
     if not distributed.launched():
         return select_device(gpu_ids)

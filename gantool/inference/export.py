@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..io.pretrained import shipped_folder
-from .translator import CLASSIC_ARCH, Translator
+from .translator import CLASSIC_ARCH, Translator, resolve_checkpoint
 
 FORMATS = ("torchscript", "onnx")
 
@@ -180,8 +180,6 @@ def export_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     translator = Translator.load(args.checkpoint, device="cpu", eval_mode=args.eval, **arch_kwargs(args))
     output = args.output
     if output is None:
-        from .translator import resolve_checkpoint
-
         source = resolve_checkpoint(args.checkpoint)
         folder = os.path.dirname(source)
         if not os.access(folder, os.W_OK) or shipped_folder(args.checkpoint):

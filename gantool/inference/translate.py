@@ -4,12 +4,14 @@ import glob
 import os
 from typing import Callable, List
 
+from ..data.image_io import IMG_EXTENSIONS, is_image_file, load_image
 from ..errors import GantoolError
+from .export import _arch_arguments, arch_kwargs
+from .translator import Translator
 
 
 def input_files(source: str) -> List[str]:
     """The images named by ``source``: a file, a folder (its images, sorted, not recursive) or a glob."""
-    from ..data.image_io import is_image_file
 
     if os.path.isfile(source):
         return [source]
@@ -25,15 +27,12 @@ def input_files(source: str) -> List[str]:
 
 
 def _extensions() -> List[str]:
-    from ..data.image_io import IMG_EXTENSIONS
-
     return list(IMG_EXTENSIONS)
 
 
 def output_paths(files: List[str], output: str, single: bool) -> List[str]:
     """Where each translation goes: ``output`` itself for one image named like an image file, else
     ``output/<input name>`` (an existing name with another extension keeps its extension)."""
-    from ..data.image_io import is_image_file
 
     if single and is_image_file(output) and not os.path.isdir(output):
         return [output]
@@ -47,9 +46,6 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     """Parse ``argv`` and translate the images."""
     from tqdm import tqdm
 
-    from ..data.image_io import load_image
-    from .export import _arch_arguments, arch_kwargs
-    from .translator import Translator
 
     parser = argparse.ArgumentParser(prog="gantool translate",
                                      description="Translate images with a trained generator (see README).")

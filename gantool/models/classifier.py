@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..backbones import CLASSIFIERS, build_classifier
 from ..metrics.labels import IGNORE_INDEX
 from ..viz.images import make_grid_image
 from .base import MODELS, LabelRecipe, Update
@@ -73,8 +74,6 @@ class Classifier(LabelRecipe):
 
     @staticmethod
     def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
-        from ..backbones import CLASSIFIERS
-
         CLASSIFIERS.get(opt.netC)  # a typo is reported now, before any data is read
         size = NATIVE_SIZE.get(opt.dataset_mode, DEFAULT_SIZE)
         defaults = {"load_size": size, "crop_size": size, "no_flip": opt.dataset_mode in NO_FLIP}
@@ -87,7 +86,6 @@ class Classifier(LabelRecipe):
                  num_classes: int = 10, small_input: bool = False, lr: float = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999):
         super().__init__(device, is_train, num_classes, lr, beta1, beta2)
-        from ..backbones import build_classifier
 
         net = build_classifier(netC, input_nc, num_classes, small_input=small_input)
         self.add_network(net, f"--netC {netC} --input_nc {input_nc} --num_classes {num_classes}"

@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..backbones import SEGMENTERS, build_segmenter
+from ..data.segmentation import read_class_names
+from ..data.toy_shapes import CLASSES
 from ..errors import GantoolError
 from ..metrics.labels import IGNORE_INDEX
 from ..viz.palette import colorize
@@ -23,10 +26,7 @@ def _class_count(opt: argparse.Namespace) -> Optional[int]:
     if opt.dataset_mode != "segmentation":
         return None
     if opt.dataroot is None:
-        from ..data.toy_shapes import CLASSES
-
         return len(CLASSES)
-    from ..data.segmentation import read_class_names
 
     return len(read_class_names(opt.dataroot)) or None
 
@@ -72,8 +72,6 @@ class Segmenter(LabelRecipe):
 
     @staticmethod
     def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
-        from ..backbones import SEGMENTERS
-
         SEGMENTERS.get(opt.netS)  # a typo is reported now, before any data is read
         count = _class_count(opt) if opt.num_classes is None else None
         return {"num_classes": count} if count else {}
@@ -85,7 +83,6 @@ class Segmenter(LabelRecipe):
             raise GantoolError("--num_classes is needed (the data has no classes.txt): the number of classes, "
                                "background included")
         super().__init__(device, is_train, num_classes, lr, beta1, beta2)
-        from ..backbones import build_segmenter
 
         if netS == "unet":
             options, arch = {"base_channels": base_channels, "depth": unet_depth}, \

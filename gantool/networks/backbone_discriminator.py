@@ -12,7 +12,7 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
-from ..backbones import CLASSIFIERS
+from ..backbones import CLASSIFIERS, FCN, UNet
 from ..errors import GantoolError
 from .registry import DISCRIMINATORS
 from .norm import NormLayer, init_weights
@@ -129,8 +129,6 @@ def build_backbone_discriminator(netD: str, input_nc: int, ndf: int = 64, norm: 
     """
     mode = _resolve_norm(backbone_norm, norm)
     if netD == "unet_seg":
-        from ..backbones import UNet
-
         # One level fewer per halving below 64 px keeps the bottom map at 2x2 or more.
         depth = 4 if image_size is None else max(1, min(4, int(math.log2(max(image_size, 2))) - 2))
         full = UNet(input_nc, 1, base_channels=ndf, depth=depth)
@@ -153,8 +151,6 @@ def build_backbone_discriminator(netD: str, input_nc: int, ndf: int = 64, norm: 
         if freeze_backbone:
             freeze(trunk)
         if netD == "fcn":
-            from ..backbones import FCN
-
             net = FCN(trunk, channels, 1, stride)  # the upsampling keeps its bilinear start
             heads = [net.classifier]
         else:

@@ -11,7 +11,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..backbones import build_classifier
 from ..errors import GantoolError
+from ..io.files import clean_state_dict, load_file
 
 #: ``--D_backbone_norm`` values; ``auto`` follows the recipe's ``--norm``.
 BACKBONE_NORMS = ("auto", "batch", "instance", "spectral", "none")
@@ -28,7 +30,6 @@ def classifier_trunk(name: str, in_channels: int, small_input: bool) -> Tuple[nn
         the meta device, only useful to name the trunk's weights) and its ``features``,
         (N, in_channels, H, W) -> (N, trunk_channels, H / trunk_stride, W / trunk_stride).
     """
-    from ..backbones import build_classifier
 
     options = {"aux_logits": False} if name == "googlenet" else {}
     with torch.device("meta"):
@@ -74,7 +75,6 @@ def load_trunk_weights(full: nn.Module, trunk: nn.Module, path: str, name: str) 
         GantoolError: the file is unreadable or not weights-only, or it lacks some of the trunk's
             weights, or one has another shape; the message names the first such key.
     """
-    from ..io.files import clean_state_dict, load_file
 
     state = load_file(path, "--D_backbone_weights file")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
