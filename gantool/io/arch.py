@@ -80,10 +80,9 @@ class GeneratorArch(Arch):
 
 
 @dataclasses.dataclass(frozen=True)
-class MLPGeneratorArch(Arch):
-    """The fully connected generator of ``--model gan``."""
+class NoiseGeneratorArch(Arch):
+    """What every noise-to-image generator has: z of ``latent_dim``, images of ``channels`` x ``img_size``^2."""
 
-    builder: ClassVar[str] = "mlp_gan"
     option_names: ClassVar[Dict[str, str]] = {"latent_dim": "latent_dim", "channels": "input_nc",
                                               "img_size": "img_size"}
     hint_order: ClassVar[Tuple[str, ...]] = ("latent_dim", "img_size", "input_nc")
@@ -93,16 +92,19 @@ class MLPGeneratorArch(Arch):
 
 
 @dataclasses.dataclass(frozen=True)
-class DCGANGeneratorArch(Arch):
-    """The transposed-convolution generator of ``--model dcgan``."""
+class MLPGeneratorArch(NoiseGeneratorArch):
+    """The fully connected generator of ``--model gan``."""
+
+    builder: ClassVar[str] = "mlp_gan"
+
+
+@dataclasses.dataclass(frozen=True)
+class DCGANGeneratorArch(NoiseGeneratorArch):
+    """The transposed-convolution generator of ``--model dcgan``, ``ngf`` wide."""
 
     builder: ClassVar[str] = "dcgan"
-    option_names: ClassVar[Dict[str, str]] = {"latent_dim": "latent_dim", "channels": "input_nc",
-                                              "img_size": "img_size", "ngf": "ngf"}
-    hint_order: ClassVar[Tuple[str, ...]] = ("latent_dim", "img_size", "input_nc", "ngf")
-    latent_dim: int
-    channels: int
-    img_size: int
+    option_names: ClassVar[Dict[str, str]] = {**NoiseGeneratorArch.option_names, "ngf": "ngf"}
+    hint_order: ClassVar[Tuple[str, ...]] = (*NoiseGeneratorArch.hint_order, "ngf")
     ngf: int
 
 
