@@ -7,6 +7,7 @@ changed (channels_last, ``torch.compile``, DDP) through the recipe's own ``wrap_
 
 ``auto`` values come from measurements (``scripts/benchmark.py``; figures in the README), not guesses.
 """
+import time
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import torch
@@ -44,20 +45,35 @@ class StepRunner:
         self.nan_guard = NanGuard(nan_policy)  # both routes: skipping an update, and stopping the run
         self.memory_format = torch.channels_last if _choose(channels_last, device, 0) else torch.contiguous_format
         self.compiled = _choose(compile, device, 1)
+        self._compile_pending = False
+        self.log = log
         log(f"gantool: precision {why}; channels_last "
             f"{'on' if self.memory_format == torch.channels_last else 'off'}, "
             f"torch.compile {'on' if self.compiled else 'off'}")
 
-    def prepare(self, recipe: Recipe, wrap: Optional[Callable[[str, nn.Module], nn.Module]] = None) -> None:
-        """Set the recipe's networks up for this run: memory layout, then ``wrap`` (DDP), then compilation."""
+    def prepare(self, recipe: Recipe, wrap: Optional[Callable[[str, nn.Module], nn.Module]] = None,
+                training: bool = True) -> None:
+        """Set the recipe's networks up for this run: memory layout, then ``wrap`` (DDP), then compilation.
+
+        With ``--compile``, a training run compiles the recipe's forward-and-loss passes whole
+        (``Recipe.passes_to_compile``: one graph each, no graph break allowed, static shapes; on CUDA with
+        CUDA graphs, ``mode="reduce-overhead"``), so a step is a few compiled graphs plus the optimizer
+        steps; otherwise (testing, a recipe without passes, DDP) each network is compiled.
+        """
+        passes = recipe.passes_to_compile() if self.compiled and training and wrap is None else []
+
         def setup(name: str, net: nn.Module) -> nn.Module:
             if self.memory_format == torch.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             if wrap is not None:
                 net = wrap(name, net)
-            return torch.compile(net) if self.compiled else net
+            return torch.compile(net) if self.compiled and not passes else net
 
         recipe.wrap_networks(setup)
+        if passes:
+            mode = "reduce-overhead" if self.device.type == "cuda" else None
+            recipe.compile_passes(lambda fn: torch.compile(fn, fullgraph=True, dynamic=False, mode=mode))
+        self._compile_pending = self.compiled  # the first step compiles: its time is reported
 
     def to_device(self, batch: Mapping[str, object]) -> Dict[str, object]:
         """The batch's tensors on the run's device, images (4-d) in the run's memory layout."""
@@ -78,10 +94,15 @@ class StepRunner:
 
     def train_step(self, recipe: Recipe, batch: Mapping[str, object]) -> Dict[str, Tensor]:
         """One ``training_step`` of ``recipe`` under autocast; returns its (detached) losses."""
+        start = time.perf_counter()
         with self.precision.autocast():
             losses = recipe.training_step(self.to_device(batch),
                                           lambda name, loss: self.update(recipe.optimizers[name], loss))
         self.precision.end_step()
+        if self._compile_pending:
+            self._compile_pending = False
+            self.log(f"gantool: torch.compile: the first step took {time.perf_counter() - start:.1f} s (compiling; "
+                     "later runs reuse torch's compile cache where it can)")
         return losses
 
     def test_step(self, recipe: Recipe, batch: Mapping[str, object]) -> Dict[str, Tensor]:

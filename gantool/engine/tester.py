@@ -39,7 +39,7 @@ class Tester:
         self.num_test, self.aspect_ratio, self.width, self.eval_mode, self.log = (
             num_test, aspect_ratio, width, eval_mode, log)
         self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log)
-        self.steps.prepare(recipe)
+        self.steps.prepare(recipe, training=False)
 
     def run(self) -> Dict[str, float]:
         """Translate, save and write the page; returns the average paired metrics (empty without truth)."""

@@ -122,6 +122,17 @@ class Recipe:
         self.optimizers[name] = make_adam(params, lr, betas, self.device)
         return self.optimizers[name]
 
+    def passes_to_compile(self) -> List[str]:
+        """Names of this recipe's forward-and-loss methods that ``--compile`` compiles whole (``fullgraph``):
+        pure tensor functions of their arguments (no host reads, no Python randomness, no double backward),
+        which ``training_step`` calls between its optimizer updates. Empty: ``--compile`` compiles the networks."""
+        return []
+
+    def compile_passes(self, compile_fn: Callable[[Callable], Callable]) -> None:
+        """Replace each method of :meth:`passes_to_compile` by ``compile_fn(method)`` (the trainer's choice)."""
+        for name in self.passes_to_compile():
+            setattr(self, name, compile_fn(getattr(self, name)))
+
     def wrap_networks(self, wrap: Callable[[str, nn.Module], nn.Module]) -> None:
         """Replace every network by ``wrap(name, network)`` (the trainer's memory layout, DDP, torch.compile);
         the optimizers keep the same parameters. Checkpoints unwrap them again."""

@@ -6,7 +6,7 @@ the test split (``eval_phase``); ``test.py`` writes the accuracy and a page of p
 """
 import argparse
 import os
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -92,17 +92,25 @@ class Classifier(LabelRecipe):
                          + (" --small_input" if small_input else ""))
         self._last_batch: Optional[Tensor] = None
 
+    def passes_to_compile(self) -> List[str]:
+        return ["forward_loss"]
+
+    def forward_loss(self, images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """Cross-entropy of (N, C, H, W) images against (N,) labels (GoogLeNet's auxiliary heads weigh 0.3):
+        ``(loss, logits)``, logits (N, num_classes)."""
+        out = self.networks["C"](images)
+        outputs = list(out) if isinstance(out, tuple) else [out]  # GoogLeNet in training: logits, aux2, aux1
+        weights = [1.0] + [0.3] * (len(outputs) - 1)
+        loss = sum(w * F.cross_entropy(o.float(), labels, ignore_index=IGNORE_INDEX)
+                   for w, o in zip(weights, outputs) if o is not None)
+        return loss, outputs[0]
+
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
         images, labels = batch["A"], batch["label"]  # (N, C, H, W), (N,)
         self.check_labels(labels, "label")
-        out = self.networks["C"](images)
-        outputs = list(out) if isinstance(out, tuple) else [out]  # GoogLeNet in training: logits, aux2, aux1
-        logits = outputs[0]  # (N, num_classes)
-        weights = [1.0] + [0.3] * (len(outputs) - 1)
-        loss = sum(w * F.cross_entropy(o.float(), labels, ignore_index=IGNORE_INDEX)
-                   for w, o in zip(weights, outputs) if o is not None)
         self.optimizers["C"].zero_grad(set_to_none=True)
+        loss, logits = self.forward_loss(images, labels)
         update("C", loss)
         self.train_scores.update(logits.detach().argmax(1), labels)
         self._last_batch = images.detach()

@@ -1,7 +1,7 @@
 """CycleGAN (Zhu et al. 2017): two generators, two PatchGAN discriminators, cycle and identity losses."""
 import argparse
 import itertools
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -106,6 +106,35 @@ class CycleGAN(Recipe):
         rec_B = G_A(fake_A)
         return fake_B, rec_A, fake_A, rec_B, idt_A, idt_B
 
+    def passes_to_compile(self) -> List[str]:
+        # The gradient penalty differentiates twice, which compiled graphs do not support: D stays eager then.
+        return ["generator_losses"] + ([] if self.gan_loss.objective.gradient_penalty else ["discriminator_losses"])
+
+    def generator_losses(self, real_A: Tensor, real_B: Tensor) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """The generators' passes and losses (the discriminators judge, frozen): ``(losses, images)``, losses
+        G_A, G_B, cycle_A, cycle_B, idt_A, idt_B (float32, 0-dim) and images fake_B, rec_A, fake_A, rec_B
+        (and idt_A, idt_B with the identity loss). A pure tensor function: ``--compile`` compiles it whole."""
+        n = self.networks
+        fake_B, rec_A, fake_A, rec_B, idt_A, idt_B = self._generator_passes(real_A, real_B)
+        zero = real_A.new_zeros((), dtype=torch.float32)
+        loss_idt_A = loss_idt_B = zero
+        images = {"fake_B": fake_B, "rec_A": rec_A, "fake_A": fake_A, "rec_B": rec_B}
+        if idt_A is not None:  # G_A should leave B images alone, G_B A images
+            loss_idt_A = identity_loss(idt_A, real_B, self.lambda_B * self.lambda_identity)
+            loss_idt_B = identity_loss(idt_B, real_A, self.lambda_A * self.lambda_identity)
+            images.update(idt_A=idt_A, idt_B=idt_B)
+        losses = {"G_A": self.gan_loss(n["D_A"](fake_B), True, for_discriminator=False),
+                  "G_B": self.gan_loss(n["D_B"](fake_A), True, for_discriminator=False),
+                  "cycle_A": cycle_loss(rec_A, real_A, self.lambda_A),
+                  "cycle_B": cycle_loss(rec_B, real_B, self.lambda_B), "idt_A": loss_idt_A, "idt_B": loss_idt_B}
+        return losses, images
+
+    def discriminator_losses(self, real_A: Tensor, real_B: Tensor, pooled_A: Tensor,
+                             pooled_B: Tensor) -> Tuple[Tensor, Tensor]:
+        """D_A's loss (real B against pooled fake B) and D_B's (real A against pooled fake A)."""
+        return (self._discriminator_loss(self.networks["D_A"], real_B, pooled_B),
+                self._discriminator_loss(self.networks["D_B"], real_A, pooled_A))
+
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
         n = self.networks
@@ -113,32 +142,24 @@ class CycleGAN(Recipe):
         # Generators: the discriminators' weights get no gradients here.
         self.set_requires_grad([n["D_A"], n["D_B"]], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        fake_B, rec_A, fake_A, rec_B, idt_A, idt_B = self._generator_passes(real_A, real_B)
-        zero = real_A.new_zeros((), dtype=torch.float32)
-        loss_idt_A = loss_idt_B = zero
-        if idt_A is not None:  # G_A should leave B images alone, G_B A images
-            loss_idt_A = identity_loss(idt_A, real_B, self.lambda_B * self.lambda_identity)
-            loss_idt_B = identity_loss(idt_B, real_A, self.lambda_A * self.lambda_identity)
-        loss_G_A = self.gan_loss(n["D_A"](fake_B), True, for_discriminator=False)
-        loss_G_B = self.gan_loss(n["D_B"](fake_A), True, for_discriminator=False)
-        loss_cycle_A = cycle_loss(rec_A, real_A, self.lambda_A)
-        loss_cycle_B = cycle_loss(rec_B, real_B, self.lambda_B)
-        update("G", loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B)
+        g, images = self.generator_losses(real_A, real_B)
+        update("G", g["G_A"] + g["G_B"] + g["cycle_A"] + g["cycle_B"] + g["idt_A"] + g["idt_B"])
 
         # Discriminators, on fakes drawn from the history pools.
         self.set_requires_grad([n["D_A"], n["D_B"]], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_D_A = self._discriminator_loss(n["D_A"], real_B, self.pool_B.query(fake_B.detach()))
-        loss_D_B = self._discriminator_loss(n["D_B"], real_A, self.pool_A.query(fake_A.detach()))
+        pooled_B = self.pool_B.query(images["fake_B"].detach())
+        pooled_A = self.pool_A.query(images["fake_A"].detach())
+        loss_D_A, loss_D_B = self.discriminator_losses(real_A, real_B, pooled_A, pooled_B)
         update("D", loss_D_A + loss_D_B)
 
-        visuals = {"real_A": real_A, "fake_B": fake_B, "rec_A": rec_A, "real_B": real_B, "fake_A": fake_A,
-                   "rec_B": rec_B}
-        if idt_A is not None:
-            visuals.update(idt_A=idt_A, idt_B=idt_B)
+        visuals = {"real_A": real_A, "fake_B": images["fake_B"], "rec_A": images["rec_A"], "real_B": real_B,
+                   "fake_A": images["fake_A"], "rec_B": images["rec_B"]}
+        if "idt_A" in images:
+            visuals.update(idt_A=images["idt_A"], idt_B=images["idt_B"])
         self.last_visuals = {k: v.detach() for k, v in visuals.items()}
-        losses = {"D_A": loss_D_A, "G_A": loss_G_A, "cycle_A": loss_cycle_A, "idt_A": loss_idt_A,
-                  "D_B": loss_D_B, "G_B": loss_G_B, "cycle_B": loss_cycle_B, "idt_B": loss_idt_B}
+        losses = {"D_A": loss_D_A, "G_A": g["G_A"], "cycle_A": g["cycle_A"], "idt_A": g["idt_A"],
+                  "D_B": loss_D_B, "G_B": g["G_B"], "cycle_B": g["cycle_B"], "idt_B": g["idt_B"]}
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()

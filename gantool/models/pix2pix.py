@@ -1,6 +1,6 @@
 """pix2pix (Isola et al. 2017): a U-Net generator and a conditional PatchGAN, adversarial + L1 loss."""
 import argparse
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -85,11 +85,28 @@ class Pix2Pix(Recipe):
             visuals["real_B"] = real_B
         return visuals
 
+    def passes_to_compile(self) -> List[str]:
+        return ["generate", "discriminator_losses", "generator_losses"]
+
+    def generate(self, real_A: Tensor) -> Tensor:
+        """G(A) at any H, W (padded to G's size multiple and cropped back): (N, C_out, H, W)."""
+        return self.translate(self.networks["G"], real_A)
+
+    def discriminator_losses(self, real_AB: Tensor, fake_AB: Tensor) -> Tuple[Tensor, Tensor]:
+        """D's losses on a (pooled, detached) fake pair and on the real pair: ``(loss_D_fake, loss_D_real)``."""
+        D = self.networks["D"]
+        return self.gan_loss(D(fake_AB), False), self.gan_loss(D(real_AB), True)
+
+    def generator_losses(self, fake_AB: Tensor, fake_B: Tensor, real_B: Tensor) -> Tuple[Tensor, Tensor]:
+        """G's losses: fool D (frozen), and stay close to the true B: ``(loss_G_GAN, loss_G_L1)``."""
+        loss_G_GAN = self.gan_loss(self.networks["D"](fake_AB), True, for_discriminator=False)
+        return loss_G_GAN, torch.nn.functional.l1_loss(fake_B.float(), real_B.float()) * self.lambda_L1
+
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
-        G, D = self.networks["G"], self.networks["D"]
+        D = self.networks["D"]
         real_A, real_B = batch["A"], batch["B"]  # (N, C_in, H, W), (N, C_out, H, W)
-        fake_B = self.translate(G, real_A)  # any H, W: padded to G's size multiple and cropped back
+        fake_B = self.generate(real_A)
         real_AB = torch.cat([real_A, real_B], 1)  # (N, C_in + C_out, H, W)
         fake_AB = torch.cat([real_A, fake_B], 1)
 
@@ -97,8 +114,7 @@ class Pix2Pix(Recipe):
         self.set_requires_grad([D], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         pooled = self.pool.query(fake_AB.detach())
-        loss_D_fake = self.gan_loss(D(pooled), False)
-        loss_D_real = self.gan_loss(D(real_AB), True)
+        loss_D_fake, loss_D_real = self.discriminator_losses(real_AB, pooled)
         loss_D = 0.5 * (loss_D_fake + loss_D_real)  # halved so D learns slower than G
         penalty = self.gan_loss.penalty(D, real_AB, pooled, self.lambda_gp)
         if penalty is not None:
@@ -108,8 +124,7 @@ class Pix2Pix(Recipe):
         # Generator: fool D, and stay close to the true B.
         self.set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_G_GAN = self.gan_loss(D(fake_AB), True, for_discriminator=False)
-        loss_G_L1 = torch.nn.functional.l1_loss(fake_B.float(), real_B.float()) * self.lambda_L1
+        loss_G_GAN, loss_G_L1 = self.generator_losses(fake_AB, fake_B, real_B)
         update("G", loss_G_GAN + loss_G_L1)
 
         with torch.no_grad():

@@ -6,7 +6,7 @@ the trainer scores the test split (pixel accuracy and mean IoU); so does ``test.
 of pictures, true masks and predicted masks.
 """
 import argparse
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -96,18 +96,26 @@ class Segmenter(LabelRecipe):
         net = build_segmenter(netS, input_nc, num_classes, **options)
         self.add_network(net, f"--netS {netS} --input_nc {input_nc} --num_classes {num_classes}{arch}")
 
+    def passes_to_compile(self) -> List[str]:
+        return ["forward_loss"]
+
+    def forward_loss(self, images: Tensor, masks: Tensor) -> Tuple[Tensor, Tensor]:
+        """Per-pixel cross-entropy of (N, C, H, W) images against (N, H, W) masks: ``(loss, logits)``,
+        logits (N, num_classes, H, W)."""
+        logits = self.networks["S"](images)
+        return F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX), logits
+
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
         images, masks = batch["A"], batch["mask"]  # (N, C, H, W), (N, H, W)
         self.check_labels(masks, "mask value")
-        logits = self.networks["S"](images)  # (N, num_classes, H, W)
-        loss = F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX)
         self.optimizers["S"].zero_grad(set_to_none=True)
+        loss, logits = self.forward_loss(images, masks)
         update("S", loss)
         predicted = logits.detach().argmax(1)
         self.train_scores.update(predicted, masks)
         self.last_visuals = {"image": images[:1].detach(), "mask": colorize(masks[:1], self.num_classes),
-                        "predicted": colorize(predicted[:1], self.num_classes)}
+                             "predicted": colorize(predicted[:1], self.num_classes)}
         return {"CE": loss.detach()}
 
     def end_of_epoch(self, epoch: int) -> Optional[str]:

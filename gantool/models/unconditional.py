@@ -111,10 +111,25 @@ class UnconditionalGAN(Recipe):
         raise NotImplementedError
 
     # ----------------------------------------------------------------- training
+    def passes_to_compile(self) -> List[str]:
+        return ["generate", "discriminator_losses", "generator_loss"]
+
+    def generate(self, z: Tensor) -> Tensor:
+        """G(z): (N, latent_dim) noise -> (N, C, H, W) images."""
+        return self.networks["G"](z)
+
+    def discriminator_losses(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:
+        """D's losses on real and on (detached) fake images: ``(loss_real, loss_fake)``."""
+        D = self.networks["D"]
+        return self.gan_loss(D(real), True), self.gan_loss(D(fake), False)
+
+    def generator_loss(self, fake: Tensor) -> Tensor:
+        """G's loss: D (frozen) should judge ``fake`` real."""
+        return self.gan_loss(self.networks["D"](fake), True, for_discriminator=False)
+
     def _discriminator_loss(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:
         D = self.networks["D"]
-        loss_real = self.gan_loss(D(real), True)
-        loss_fake = self.gan_loss(D(fake), False)
+        loss_real, loss_fake = self.discriminator_losses(real, fake)
         if self.gan_loss.objective.label_loss:
             # Halved as in the reference scripts, so D does not outpace G.
             return 0.5 * (loss_real + loss_fake), real.new_zeros(())
@@ -124,7 +139,7 @@ class UnconditionalGAN(Recipe):
 
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
-        G, D = self.networks["G"], self.networks["D"]
+        D = self.networks["D"]
         real = batch["A"]  # (N, C, H, W)
         expected = (self.input_nc, self.img_size, self.img_size)
         if tuple(real.shape[1:]) != expected:
@@ -133,7 +148,7 @@ class UnconditionalGAN(Recipe):
         z = torch.randn(real.shape[0], self.latent_dim, device=real.device)  # (N, latent_dim)
         g_step = self.step % self.n_critic == 0
         with torch.set_grad_enabled(g_step):  # no graph through G on critic-only steps
-            fake = G(z)  # (N, C, H, W)
+            fake = self.generate(z)  # (N, C, H, W)
 
         self.set_requires_grad([D], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
@@ -143,7 +158,7 @@ class UnconditionalGAN(Recipe):
         if g_step:
             self.set_requires_grad([D], False)  # G's loss must not leave gradients in D
             self.optimizers["G"].zero_grad(set_to_none=True)
-            loss_G = self.gan_loss(D(fake), True, for_discriminator=False)
+            loss_G = self.generator_loss(fake)
             update("G", loss_G)
             self.last_G = loss_G.detach()
         self.step += 1
