@@ -20,6 +20,7 @@ from .io.arch import arch_options, format_arch_options, read_arch
 from .io.checkpoint import load_network
 from .engine.device import select_device, select_training_device
 from .errors import GantoolError
+from .data.transforms import FIXED_SIZE_MODES
 from .models import MODELS
 from .networks import DiscriminatorSpec
 from .options import format_options, save_options
@@ -187,7 +188,8 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}"
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,
-                  precision=opt.precision, channels_last=opt.channels_last, compile=opt.compile)
+                  precision=opt.precision, channels_last=opt.channels_last, compile=opt.compile,
+                  fixed_size=opt.preprocess in FIXED_SIZE_MODES and batches is None)
 
 
 def options_from_checkpoints(opt: argparse.Namespace, paths: List[str],

@@ -69,8 +69,8 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--display_winsize", type=int, default=256, help="image width in the dashboard and HTML pages")
     g = parser.add_argument_group("speed")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="auto: bf16 autocast where the CPU/GPU computes bf16, fp16 with loss scaling on older "
-                        "GPUs, else fp32")
+                   help="auto: bf16 autocast on CPUs with bf16 instructions, else fp32 (on GPUs bf16 measured no "
+                        "faster; see README)")
     g.add_argument("--channels_last", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
                    help="channels-last memory layout; auto: the measured choice for the device (see README)")
     g.add_argument("--compile", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],

@@ -9,6 +9,8 @@ from PIL import Image
 from ..errors import GantoolError
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+#: the modes after which every image of a dataset has one size (``crop_size`` squared)
+FIXED_SIZE_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
 @dataclass(frozen=True)

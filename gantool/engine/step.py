@@ -35,10 +35,13 @@ class StepRunner:
         device: the run's device.
         precision, channels_last, compile, nan_policy: the option values (``auto`` or explicit).
         log: prints the one line that says what was chosen.
+        fixed_size: every batch has the same image size (``--preprocess`` crops or resizes to one), so that on
+            a GPU cuDNN may time its algorithms once per layer and keep the fastest (``cudnn.benchmark``).
     """
 
     def __init__(self, device: torch.device, precision: str = "auto", channels_last: str = "auto",
-                 compile: str = "auto", nan_policy: str = "stop", log: Callable[[str], None] = print):
+                 compile: str = "auto", nan_policy: str = "stop", log: Callable[[str], None] = print,
+                 fixed_size: bool = False):
         name, why = resolve_precision(precision, device)
         self.device = device
         self.precision = Precision(name, device)
@@ -47,6 +50,8 @@ class StepRunner:
         self.compiled = _choose(compile, device, 1)
         self._compile_pending = False
         self.log = log
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = fixed_size
         log(f"gantool: precision {why}; channels_last "
             f"{'on' if self.memory_format == torch.channels_last else 'off'}, "
             f"torch.compile {'on' if self.compiled else 'off'}")

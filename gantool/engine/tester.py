@@ -29,16 +29,18 @@ class Tester:
         batches: the recipe's own input batches (``Recipe.test_batches``) instead of ``dataset``; every
             image of a batch becomes one result.
         precision, channels_last, compile: how steps run (see ``engine/step.py``).
+        fixed_size: every test image has one size (``cudnn.benchmark`` on a GPU).
     """
 
     def __init__(self, recipe: Recipe, dataset, web_dir: str, title: str, *, num_test: float = float("inf"),
                  aspect_ratio: float = 1.0, width: int = 256, eval_mode: bool = False,
                  log: Callable[[str], None] = print, batches: Optional[Iterable[Mapping]] = None,
-                 precision: str = "auto", channels_last: str = "auto", compile: str = "auto"):
+                 precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
+                 fixed_size: bool = False):
         self.recipe, self.dataset, self.web_dir, self.title, self.batches = recipe, dataset, web_dir, title, batches
         self.num_test, self.aspect_ratio, self.width, self.eval_mode, self.log = (
             num_test, aspect_ratio, width, eval_mode, log)
-        self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log)
+        self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log, fixed_size=fixed_size)
         self.steps.prepare(recipe, training=False)
 
     def run(self) -> Dict[str, float]:

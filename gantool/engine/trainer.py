@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed
+from ..data.transforms import FIXED_SIZE_MODES
 from ..io.checkpoint import fit_state, load_network, save_network
 from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..errors import GantoolError, Interrupted
@@ -51,6 +52,7 @@ class Trainer:
         eval_dataset: the recipe's ``eval_phase`` split, scored after every epoch (``evaluate``); or None.
         precision, channels_last, compile, nan_policy: how steps run (see ``engine/step.py``).
         sync_batchnorm: under torchrun, turn batch norm into ``SyncBatchNorm`` (``--norm syncbatch``).
+        preprocess: ``--preprocess``; whether images keep one size decides ``cudnn.benchmark`` on a GPU.
         Other arguments are the classic options of the same name; ``epoch_count=None`` means 1,
         or where ``--continue_train`` left off; ``max_iters > 0`` stops after that many images.
     """
@@ -63,7 +65,7 @@ class Trainer:
                  max_iters: int = 0, continue_train: bool = False, epoch: str = "latest",
                  visualizer=None, log: Callable[[str], None] = print, eval_dataset=None, nan_policy: str = "stop",
                  precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
-                 sync_batchnorm: bool = False):
+                 sync_batchnorm: bool = False, preprocess: str = "resize_and_crop"):
         self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
         self.seed = seed
@@ -77,7 +79,8 @@ class Trainer:
         self.scheduler_epoch_count = 1
         self.epoch, self.epoch_iter, self.total_iters = 1, 0, 0
         self.loss_sum, self.loss_count = 0.0, 0
-        self.steps = StepRunner(recipe.device, precision, channels_last, compile, nan_policy, log)
+        self.steps = StepRunner(recipe.device, precision, channels_last, compile, nan_policy, log,
+                                fixed_size=preprocess in FIXED_SIZE_MODES)
         # Under torchrun each trainable network is wrapped in DDP (gradients averaged over the processes).
         self.steps.prepare(recipe, distributed.ddp_wrapper(recipe.device, sync_batchnorm)
                            if distributed.is_active() else None)
