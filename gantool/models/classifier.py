@@ -53,9 +53,7 @@ class Classifier(LabelRecipe):
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
-        parser.add_argument("--netC", default="resnet18",
-                            help="classifier: lenet, alexnet, vgg11 ... vgg19_bn, nin, googlenet, resnet18/34/50, "
-                                 "densenet121, densenet_small")
+        parser.add_argument("--netC", default="resnet18", help=f"classifier: {CLASSIFIERS.describe()}")
         parser.add_argument("--num_classes", type=int, default=None,
                             help="classes (default: 10, or the class subfolders of --dataset_mode image_folder)")
         parser.add_argument("--small_input", action="store_true",

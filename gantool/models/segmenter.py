@@ -52,8 +52,7 @@ class Segmenter(LabelRecipe):
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:
-        parser.add_argument("--netS", default="unet", help="segmenter: unet, fcn_resnet18, fcn_resnet34, "
-                                                          "fcn_resnet50, fcn_vgg16")
+        parser.add_argument("--netS", default="unet", help=f"segmenter: {SEGMENTERS.describe()}")
         parser.add_argument("--num_classes", type=int, default=None,
                             help="classes, background included (default: the lines of <dataroot>/classes.txt)")
         parser.add_argument("--small_input", action="store_true", help="fcn_*: trunk with 8x, not 32x, downsampling")
