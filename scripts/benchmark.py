@@ -1,6 +1,7 @@
 """Training and test speed of gantool's fast path against fp32, measured in one run on this machine.
 
-    python scripts/benchmark.py [--device cpu|cuda] [--repeats 3] [--only cycle_gan_256 test_256] [--json]
+    python scripts/benchmark.py [--device cpu|cuda] [--repeats 3] [--threads N] [--only cycle_gan_256 test_256] [--json]
+    python scripts/benchmark.py --classic DIR [bench_classic.py options]
 
 For each case it builds the real recipe from the real options (classic default networks: CycleGAN
 resnet_9blocks/basic D at 256 and 128, pix2pix unet_256 at 256, DCGAN 64x64 batch 64, and test.py's
@@ -15,9 +16,26 @@ memory is its own):
 
 One warm-up step is excluded; the figure is the median of ``--repeats`` timed steps. Data loading is
 not timed (the trainer's loader workers overlap it). Peak memory: the subprocess's peak RSS on the CPU,
-``torch.cuda.max_memory_allocated`` on a GPU. ``--json`` prints one JSON object, e.g.
+``torch.cuda.max_memory_allocated`` on a GPU.
+
+How close to the hardware: after the timed steps (and after reading the peak memory), each subprocess
+runs one more, untimed step under ``torch.utils.flop_counter.FlopCounterMode`` to count the step's
+floating-point operations (a training step's backward included; the counter counts matrix multiplies
+and convolutions, 2 FLOP per multiply-add, not element-wise work such as norms, activations or Adam),
+and times matrix products in the step's precision (fp32, or bf16/fp16 under autocast): the best of
+``torch.mm`` of 2048x2048 matrices (8192 on a GPU), the same product as a 1x1 convolution and one
+256-channel 3x3 convolution (see :func:`matmul_peak`) is the device's measured peak. Each line then
+reads e.g. ``0.153 s/step  12.3 GFLOP/step  80 GFLOP/s = 35 % of the measured bf16 matmul peak (229
+GFLOP/s)``. A measured peak is what this torch reaches on these shapes, not the hardware's data sheet.
+
+``--json`` prints one JSON object, e.g.
 ``{"cycle_gan_256": {"classic_s_per_iter": ..., "fp32_s_per_iter": ..., "fast_s_per_iter": ...,
-"speedup": fp32/fast, "speedup_vs_classic": classic/fast, ...}, ...}``; test cases report images per second.
+"speedup": fp32/fast, "speedup_vs_classic": classic/fast, "fast_flop_per_step": ..., "fast_achieved_flops":
+FLOP/s, "fast_peak_flops": FLOP/s, "fast_peak_dtype": "bf16", "fast_fraction_of_peak": 0.35, ...}, ...}``
+(the FLOP keys for each configuration); test cases report images per second.
+
+``--classic DIR`` runs ``scripts/bench_classic.py DIR`` instead (the real pytorch-CycleGAN-and-pix2pix
+command lines side by side with gantool's); the other arguments are passed on to it.
 """
 import argparse
 import json
@@ -69,6 +87,71 @@ def _batch(recipe, opt, size: int, batch: int, train: bool):
     return images
 
 
+def count_flops(fn) -> int:
+    """Floating-point operations of one call of ``fn()``, counted by ``FlopCounterMode``.
+
+    Counts matrix multiplies and convolutions (forward and, if ``fn`` runs it, backward) at 2 FLOP per
+    multiply-add; element-wise work is not counted. ``fn`` runs once, untimed.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def matmul_peak(device: str, precision: str = "fp32", n: int = 0, repeats: int = 5) -> float:
+    """The device's measured matrix-multiply throughput in FLOP/s for ``precision`` (fp32, bf16 or fp16).
+
+    The best timing, after one warm-up each, of three products: ``torch.mm`` of two ``n x n`` matrices
+    (default 2048 on the CPU, 8192 on a GPU; BLAS: MKL or cuBLAS), the same product as a 1x1 convolution,
+    and a 256-channel 3x3 convolution (oneDNN or cuDNN, the library and the layer that dominate a
+    ResnetGenerator). Why not ``mm`` alone: on the AMD EPYC used for the README, MKL's fp32 ``mm`` reached
+    111 GFLOP/s on one thread while the generators' 3x3 convolutions ran at 177, which read as "160 %";
+    on a GPU cuDNN computes fp32 convolutions in TF32 by default, cuBLAS fp32 products not. On a GPU each
+    timing runs several products between ``torch.cuda.synchronize()`` calls so that launches do not count.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    n = n or (8192 if cuda else 2048)
+    inner = 5 if cuda else 1
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(dev, dtype)
+    b = torch.randn(n, n, generator=g).to(dev, dtype)
+    side = 1 << ((n.bit_length() - 1) // 2)  # the n "pixels" of the 1x1 convolution: side x (n / side)
+    image = a.t().reshape(1, n, side, n // side)  # (1, C=n, H, W), H * W = n: image @ weight is a @ b
+    weight = b.t().reshape(n, n, 1, 1)  # (C_out, C_in, 1, 1)
+    batch, hw = (16, 64) if cuda else (1, 64)
+    x3 = torch.randn(batch, 256, hw + 2, hw + 2, generator=g).to(dev, dtype)  # padded as in a resnet block
+    w3 = (torch.randn(256, 256, 3, 3, generator=g) * 0.02).to(dev, dtype)
+    products = ((lambda: torch.mm(a, b), 2.0 * n ** 3), (lambda: F.conv2d(image, weight), 2.0 * n ** 3),
+                (lambda: F.conv2d(x3, w3), 2.0 * batch * hw * hw * 256 * 256 * 9))
+    best = 0.0
+    for product, flop in products:
+        for i in range(repeats + 1):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(inner):
+                product()
+            if cuda:
+                torch.cuda.synchronize()
+            if i:  # the first product warms up (kernel choice, thread pool)
+                best = max(best, flop * inner / (time.perf_counter() - start))
+    return best
+
+
+def flops_text(seconds: float, flop: int, peak: float, dtype: str) -> str:
+    """``12.3 GFLOP/step  80 GFLOP/s = 35 % of the measured bf16 matmul peak (229 GFLOP/s)``."""
+    achieved = flop / seconds
+    return (f"{flop / 1e9:.1f} GFLOP/step  {achieved / 1e9:.0f} GFLOP/s = {100 * achieved / peak:.0f} % "
+            f"of the measured {dtype} matmul peak ({peak / 1e9:.0f} GFLOP/s)")
+
+
 def _classic(recipe) -> None:
     """Undo gantool's training speed-ups that fp32 keeps: batched passes and the fused Adam."""
     import torch
@@ -81,13 +164,16 @@ def _classic(recipe) -> None:
         recipe.optimizers[name] = torch.optim.Adam(params, lr=group["lr"], betas=group["betas"], foreach=False)
 
 
-def measure(case: str, config: str, device: str, repeats: int) -> dict:
-    """Time one case in one configuration in this process; returns seconds per step and peak memory."""
+def measure(case: str, config: str, device: str, repeats: int, threads: int = 0) -> dict:
+    """Time one case in one configuration in this process; returns seconds per step, peak memory, the
+    FLOP of one step and the measured matmul peak in the step's precision."""
     import torch
 
     from gantool.build import build_recipe
     from gantool.engine.step import StepRunner
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     model, size, batch, _, train = CASES[case]
     with tempfile.TemporaryDirectory() as root:
@@ -119,16 +205,19 @@ def measure(case: str, config: str, device: str, repeats: int) -> dict:
             times.append(time.perf_counter() - start)
     peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    flop = count_flops(step)  # after the memory reading: the counter and the matmuls below are not the step's
+    dtype = runner.precision.name
     return {"s_per_step": statistics.median(times), "images_per_step": batch, "peak_mb": peak / 2**20,
-            "precision": runner.precision.name}
+            "precision": dtype, "flop_per_step": flop, "peak_flops": matmul_peak(device, dtype),
+            "peak_dtype": dtype}
 
 
-def run_case(case: str, device: str, repeats: int, log) -> dict:
+def run_case(case: str, device: str, repeats: int, log, threads: int = 0) -> dict:
     """All configurations of one case, each in its own subprocess; returns the case's figures."""
     out = {}
     for config in CONFIGS:
         cmd = [sys.executable, os.path.abspath(__file__), "--_one", case, config, "--device", device,
-               "--repeats", str(repeats)]
+               "--repeats", str(repeats)] + (["--threads", str(threads)] if threads else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"benchmark {case} {config} failed:\n{proc.stderr[-2000:]}")
@@ -141,7 +230,14 @@ def run_case(case: str, device: str, repeats: int, log) -> dict:
         out[f"{config}_peak_mb"] = round(r["peak_mb"], 1)
         if config == "fast":
             out["fast_precision"] = r["precision"]
-        log(f"  {case:<14} {config:<8} {r['s_per_step']:8.3f} s/step  peak {r['peak_mb']:8.1f} MB  ({r['precision']})")
+        achieved = r["flop_per_step"] / r["s_per_step"]
+        out[f"{config}_flop_per_step"] = r["flop_per_step"]
+        out[f"{config}_achieved_flops"] = round(achieved)
+        out[f"{config}_peak_flops"] = round(r["peak_flops"])
+        out[f"{config}_peak_dtype"] = r["peak_dtype"]
+        out[f"{config}_fraction_of_peak"] = round(achieved / r["peak_flops"], 4)
+        log(f"  {case:<14} {config:<8} {r['s_per_step']:8.3f} s/step  peak {r['peak_mb']:8.1f} MB  ({r['precision']})  "
+            + flops_text(r["s_per_step"], r["flop_per_step"], r["peak_flops"], r["peak_dtype"]))
     key = "s_per_iter" if CASES[case][4] else "images_per_s"
     ratio = (lambda a, b: out[f"{a}_{key}"] / out[f"{b}_{key}"]) if key == "s_per_iter" else \
         (lambda a, b: out[f"{b}_{key}"] / out[f"{a}_{key}"])
@@ -150,26 +246,51 @@ def run_case(case: str, device: str, repeats: int, log) -> dict:
     return out
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's word for it."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else (platform.processor() or platform.machine())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per configuration (median)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice); on a "
+                        "machine shared with other jobs, 1 avoids OpenMP threads waiting on each other")
     parser.add_argument("--only", nargs="*", choices=list(CASES), help="run only these cases")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--classic", metavar="DIR", help="run scripts/bench_classic.py DIR instead: the real "
+                        "pytorch-CycleGAN-and-pix2pix command lines against gantool's; other arguments go to it")
     parser.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()
+    if args.classic:
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_classic.py")
+        cmd = [sys.executable, script, args.classic, "--device", args.device] + (["--json"] if args.json else []) \
+            + (["--threads", str(args.threads)] if args.threads else [])
+        sys.exit(subprocess.call(cmd + rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args._one:
-        print(json.dumps(measure(args._one[0], args._one[1], args.device, args.repeats)))
+        print(json.dumps(measure(args._one[0], args._one[1], args.device, args.repeats, args.threads)))
         return
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
     machine = (torch.cuda.get_device_name(0) if args.device == "cuda"
-               else f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
+               else f"CPU {_cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
     log(f"gantool benchmark on {machine}, torch {torch.__version__}, median of {args.repeats} steps")
     results = {"machine": machine}
     for case in args.only or CASES:
-        results[case] = run_case(case, args.device, args.repeats, log)
+        results[case] = run_case(case, args.device, args.repeats, log, args.threads)
         r = results[case]
         log(f"  {case:<14} fast/fp32 speed-up {r['speedup']:.2f}x, fast/classic {r['speedup_vs_classic']:.2f}x")
     if args.json:
