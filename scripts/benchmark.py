@@ -59,18 +59,25 @@ CASES = {
     "test_256": ("test", 256, 1, ["--no_dropout"], False),
 }
 CONFIGS = ("classic", "fp32", "fast")
+#: every configuration (``--configs``) -> its options; ``classic`` also undoes batched passes and fused Adam
+CONFIG_OPTIONS = {
+    "classic": ["--precision", "fp32", "--channels_last", "off", "--compile", "off"],
+    "fp32": ["--precision", "fp32", "--channels_last", "off", "--compile", "off"],
+    "fast": [],  # the device's defaults
+    "bf16": ["--precision", "bf16", "--channels_last", "off", "--compile", "off"],
+    "compiled": ["--precision", "fp32", "--channels_last", "off", "--compile", "on"],
+    "compiled_bf16": ["--precision", "bf16", "--channels_last", "off", "--compile", "on"],
+}
 
 
-def _options(case: str, config: str, device: str, dataroot: str):
+def _options(case: str, config: str, device: str, dataroot: str, batch: int = 0):
     from gantool.options import parse
 
-    model, size, batch, extra, train = CASES[case]
+    model, size, default_batch, extra, train = CASES[case]
     args = ["--model", model, "--dataroot", dataroot, "--gpu_ids", "-1" if device == "cpu" else "0",
-            "--batch_size", str(batch), "--seed", "0"] + (["--display_id", "0"] if train else []) + extra
+            "--batch_size", str(batch or default_batch), "--seed", "0"] + (["--display_id", "0"] if train else []) + extra
     args += ["--img_size", str(size)] if model == "dcgan" else ["--load_size", str(size), "--crop_size", str(size)]
-    if config != "fast":
-        args += ["--precision", "fp32", "--channels_last", "off", "--compile", "off"]
-    return parse(args, is_train=train)
+    return parse(args + CONFIG_OPTIONS[config], is_train=train)
 
 
 def _batch(recipe, opt, size: int, batch: int, train: bool):
@@ -164,7 +171,7 @@ def _classic(recipe) -> None:
         recipe.optimizers[name] = torch.optim.Adam(params, lr=group["lr"], betas=group["betas"], foreach=False)
 
 
-def measure(case: str, config: str, device: str, repeats: int, threads: int = 0) -> dict:
+def measure(case: str, config: str, device: str, repeats: int, threads: int = 0, batch_size: int = 0) -> dict:
     """Time one case in one configuration in this process; returns seconds per step, peak memory, the
     FLOP of one step and the measured matmul peak in the step's precision."""
     import torch
@@ -176,8 +183,9 @@ def measure(case: str, config: str, device: str, repeats: int, threads: int = 0)
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     model, size, batch, _, train = CASES[case]
+    batch = batch_size or batch
     with tempfile.TemporaryDirectory() as root:
-        opt = _options(case, config, device, root)
+        opt = _options(case, config, device, root, batch)
     dev = torch.device(device)
     recipe = build_recipe(opt, dev)
     runner = StepRunner(dev, opt.precision, opt.channels_last, opt.compile, log=lambda m: None)
@@ -198,26 +206,31 @@ def measure(case: str, config: str, device: str, repeats: int, threads: int = 0)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for i in range(repeats + 1):  # the first step warms up (allocations, kernel choice) and is not counted
+    # The first step warms up (allocations, kernel choice) and is not counted; compiled steps get three:
+    # compiling, and the CUDA graphs' recording, take the first ones.
+    warm = 3 if opt.compile == "on" else 1
+    for i in range(repeats + warm):
         start = time.perf_counter()
         step()
-        if i:
+        if i >= warm:
             times.append(time.perf_counter() - start)
     peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    flop = count_flops(step)  # after the memory reading: the counter and the matmuls below are not the step's
+    with torch.compiler.set_stance("force_eager"):  # the FLOP counter cannot look into compiled graphs
+        flop = count_flops(step)  # after the memory reading: the counter and the matmuls below are not the step's
     dtype = runner.precision.name
     return {"s_per_step": statistics.median(times), "images_per_step": batch, "peak_mb": peak / 2**20,
             "precision": dtype, "flop_per_step": flop, "peak_flops": matmul_peak(device, dtype),
             "peak_dtype": dtype}
 
 
-def run_case(case: str, device: str, repeats: int, log, threads: int = 0) -> dict:
-    """All configurations of one case, each in its own subprocess; returns the case's figures."""
+def run_case(case: str, device: str, repeats: int, log, threads: int = 0, configs=CONFIGS, batch: int = 0) -> dict:
+    """All ``configs`` of one case, each in its own subprocess; returns the case's figures."""
     out = {}
-    for config in CONFIGS:
+    for config in configs:
         cmd = [sys.executable, os.path.abspath(__file__), "--_one", case, config, "--device", device,
-               "--repeats", str(repeats)] + (["--threads", str(threads)] if threads else [])
+               "--repeats", str(repeats)] + (["--threads", str(threads)] if threads else []) \
+            + (["--batch", str(batch)] if batch else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"benchmark {case} {config} failed:\n{proc.stderr[-2000:]}")
@@ -236,13 +249,16 @@ def run_case(case: str, device: str, repeats: int, log, threads: int = 0) -> dic
         out[f"{config}_peak_flops"] = round(r["peak_flops"])
         out[f"{config}_peak_dtype"] = r["peak_dtype"]
         out[f"{config}_fraction_of_peak"] = round(achieved / r["peak_flops"], 4)
-        log(f"  {case:<14} {config:<8} {r['s_per_step']:8.3f} s/step  peak {r['peak_mb']:8.1f} MB  ({r['precision']})  "
+        log(f"  {case:<14} {config:<13} {r['s_per_step']:8.3f} s/step  peak {r['peak_mb']:8.1f} MB  ({r['precision']})  "
             + flops_text(r["s_per_step"], r["flop_per_step"], r["peak_flops"], r["peak_dtype"]))
     key = "s_per_iter" if CASES[case][4] else "images_per_s"
     ratio = (lambda a, b: out[f"{a}_{key}"] / out[f"{b}_{key}"]) if key == "s_per_iter" else \
         (lambda a, b: out[f"{b}_{key}"] / out[f"{a}_{key}"])
-    out["speedup"] = round(ratio("fp32", "fast"), 3)
-    out["speedup_vs_classic"] = round(ratio("classic", "fast"), 3)
+    if {"fp32", "fast"} <= set(configs):
+        out["speedup"] = round(ratio("fp32", "fast"), 3)
+    for config in configs:
+        if config != "classic" and "classic" in configs:
+            out["speedup_vs_classic" if config == "fast" else f"{config}_vs_classic"] = round(ratio("classic", config), 3)
     return out
 
 
@@ -265,6 +281,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice); on a "
                         "machine shared with other jobs, 1 avoids OpenMP threads waiting on each other")
     parser.add_argument("--only", nargs="*", choices=list(CASES), help="run only these cases")
+    parser.add_argument("--configs", nargs="*", choices=list(CONFIG_OPTIONS), default=list(CONFIGS),
+                        help="configurations to run (default: classic fp32 fast); also bf16, compiled (--compile on, "
+                             "fp32) and compiled_bf16")
+    parser.add_argument("--batch", type=int, default=0, help="batch size for every case (default: each case's own)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--classic", metavar="DIR", help="run scripts/bench_classic.py DIR instead: the real "
                         "pytorch-CycleGAN-and-pix2pix command lines against gantool's; other arguments go to it")
@@ -278,7 +298,7 @@ def main() -> None:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args._one:
-        print(json.dumps(measure(args._one[0], args._one[1], args.device, args.repeats, args.threads)))
+        print(json.dumps(measure(args._one[0], args._one[1], args.device, args.repeats, args.threads, args.batch)))
         return
     import torch
 
@@ -290,9 +310,9 @@ def main() -> None:
     log(f"gantool benchmark on {machine}, torch {torch.__version__}, median of {args.repeats} steps")
     results = {"machine": machine}
     for case in args.only or CASES:
-        results[case] = run_case(case, args.device, args.repeats, log, args.threads)
-        r = results[case]
-        log(f"  {case:<14} fast/fp32 speed-up {r['speedup']:.2f}x, fast/classic {r['speedup_vs_classic']:.2f}x")
+        results[case] = run_case(case, args.device, args.repeats, log, args.threads, args.configs, args.batch)
+        ratios = {k: v for k, v in results[case].items() if k == "speedup" or k.endswith("vs_classic")}
+        log(f"  {case:<14} " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
     if args.json:
         print(json.dumps(results))
 
