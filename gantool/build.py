@@ -15,17 +15,16 @@ from typing import Callable, List
 import torch
 
 from . import data
+from .data.transforms import FIXED_SIZE_MODES
 from .engine import distributed
-from .io.arch import arch_options, format_arch_options, read_arch
-from .io.checkpoint import load_network
 from .engine.device import select_device, select_training_device
 from .errors import GantoolError
-from .data.transforms import FIXED_SIZE_MODES
+from .io.arch import arch_options, format_arch_options, read_arch
+from .io.checkpoint import load_network
+from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
 from .models import MODELS
 from .networks import DiscriminatorSpec
 from .options import format_options, save_options
-from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
-
 
 #: constructor arguments that build.py passes itself (not matched by option name)
 PASSED_TO_RECIPES = ("device", "is_train", "discriminator")

@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from typing import Callable, List, Tuple
 
-from .errors import GantoolError
 from .data.tools.scan import ImageInfo
+from .errors import GantoolError
 
 SPLITS = ("train", "val", "test")
 MAX_LISTED = 10

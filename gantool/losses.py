@@ -32,8 +32,6 @@ class Objective:
     """
 
     loss: LossFn
-    #: what ``--help`` says of it
-    summary: str = ""
     #: the critic's loss adds ``lambda_gp * gradient_penalty`` (WGAN-GP)
     gradient_penalty: bool = False
     #: batch norm may sit in the discriminator; False where a per-sample penalty would be coupled by it
@@ -53,11 +51,12 @@ class Objective:
         return norm if self.batchnorm_in_critic or norm not in ("batch", "syncbatch") else "none"
 
 
-def objective(name: str, **facts) -> Callable[[LossFn], LossFn]:
-    """Register the decorated loss function as the ``--gan_mode`` ``name``, with :class:`Objective` ``facts``."""
+def objective(name: str, summary: str = "", **facts) -> Callable[[LossFn], LossFn]:
+    """Register the decorated loss function as the ``--gan_mode`` ``name`` (``summary``: a few words for
+    ``--help``), with :class:`Objective` ``facts``."""
 
     def decorator(fn: LossFn) -> LossFn:
-        GAN_MODES.register(name, facts.get("summary", ""))(Objective(fn, **facts))
+        GAN_MODES.register(name, summary)(Objective(fn, **facts))
         return fn
 
     return decorator

@@ -2,8 +2,8 @@
 import torch
 import torch.nn as nn
 
-from .registry import CLASSIFIERS
 from .layers import MaxPool2d
+from .registry import CLASSIFIERS
 
 
 class AlexNet(nn.Module):

@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .registry import CLASSIFIERS
 from .layers import AvgPool2d, MaxPool2d
+from .registry import CLASSIFIERS
 
 
 class _DenseLayer(nn.Module):

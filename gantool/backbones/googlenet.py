@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .registry import CLASSIFIERS
 from .layers import MaxPool2d
+from .registry import CLASSIFIERS
 
 
 class GoogLeNetOutputs(NamedTuple):

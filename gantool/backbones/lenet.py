@@ -2,8 +2,8 @@
 import torch
 import torch.nn as nn
 
-from .registry import CLASSIFIERS
 from .layers import AvgPool2d
+from .registry import CLASSIFIERS
 
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
 

@@ -2,8 +2,8 @@
 import torch
 import torch.nn as nn
 
-from .registry import CLASSIFIERS
 from .layers import MaxPool2d
+from .registry import CLASSIFIERS
 
 
 def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int) -> nn.Sequential:

@@ -5,8 +5,8 @@ import torch
 import torch.nn as nn
 
 from ..ops.padding import crop_to, pad_to_multiple
-from .registry import SEGMENTERS
 from .layers import MaxPool2d
+from .registry import SEGMENTERS
 
 
 class DoubleConv(nn.Sequential):

@@ -5,8 +5,8 @@ from typing import List, Sequence, Union
 import torch
 import torch.nn as nn
 
-from .registry import CLASSIFIERS
 from .layers import MaxPool2d
+from .registry import CLASSIFIERS
 
 Config = Sequence[Union[int, str]]
 """Output channels of each 3x3 convolution, with ``"M"`` for a 2x2 max pool."""

@@ -99,7 +99,7 @@ class StepRunner:
 
     def train_step(self, recipe: Recipe, batch: Mapping[str, object]) -> Dict[str, Tensor]:
         """One ``training_step`` of ``recipe`` under autocast; returns its (detached) losses."""
-        start = time.perf_counter()
+        start = time.perf_counter() if self._compile_pending else 0.0
         with self.precision.autocast():
             losses = recipe.training_step(self.to_device(batch),
                                           lambda name, loss: self.update(recipe.optimizers[name], loss))

@@ -15,19 +15,19 @@ from typing import Callable, Dict, Optional
 import torch
 from torch.utils.data import DataLoader
 
-from . import distributed
 from ..data.transforms import FIXED_SIZE_MODES
+from ..errors import GantoolError, Interrupted
 from ..io.checkpoint import fit_state, load_network, save_network
 from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
-from ..errors import GantoolError, Interrupted
+from ..models.base import Recipe
+from ..viz.loss_log import LossLog
+from . import distributed
 from .epoch_report import EpochReport
 from .interrupts import stop_signals
-from ..models.base import Recipe
 from .nan_guard import NonFiniteLoss
 from .run_loader import RunLoader
 from .schedulers import make_scheduler, step_scheduler
 from .step import StepRunner
-from ..viz.loss_log import LossLog
 
 STATE_FILE = "latest_state.pth"
 STATE_FORMAT = "gantool-train-state-v1"

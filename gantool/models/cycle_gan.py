@@ -9,8 +9,8 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..losses import GANLoss, cycle_loss, identity_loss
 from ..networks import DiscriminatorSpec, define_G, mixes_samples
-from .pool import ImagePool
 from .base import MODELS, Recipe, Update
+from .pool import ImagePool
 
 
 @MODELS.register("cycle_gan", "unpaired A <-> B")

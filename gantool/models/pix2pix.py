@@ -8,8 +8,8 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..losses import GANLoss
 from ..networks import DiscriminatorSpec, define_G
-from .pool import ImagePool
 from .base import MODELS, Recipe, Update
+from .pool import ImagePool
 
 # The demo on the built-in 64x64 dataset (no --dataroot): a U-Net whose 6 downsamplings fit 64x64, for
 # 4 + 4 epochs of 200 pairs (time and quality: README). The dataset's own demo defaults (64x64, ngf 32,

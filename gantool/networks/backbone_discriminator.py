@@ -14,9 +14,9 @@ import torch.nn as nn
 
 from ..backbones import CLASSIFIERS, FCN, UNet
 from ..errors import GantoolError
-from .registry import DISCRIMINATORS
-from .norm import NormLayer, init_weights
 from ..ops.padding import crop_to, pad_to_multiple
+from .norm import NormLayer, init_weights
+from .registry import DISCRIMINATORS
 from .trunk import BACKBONE_NORMS, classifier_trunk, freeze, load_trunk_weights, set_trunk_norm
 
 #: every ``--netC`` name: each is also a ``--netD``

@@ -7,8 +7,8 @@ Layouts reproduce the classic pytorch-CycleGAN-and-pix2pix ones exactly (keys ``
 import torch
 import torch.nn as nn
 
-from .registry import DISCRIMINATORS
 from .norm import NormLayer, norm_uses_bias
+from .registry import DISCRIMINATORS
 
 
 class NLayerDiscriminator(nn.Module):

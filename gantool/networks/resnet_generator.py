@@ -9,8 +9,8 @@ from typing import List
 import torch
 import torch.nn as nn
 
-from .registry import GENERATORS
 from .norm import NormLayer, norm_uses_bias
+from .registry import GENERATORS
 
 _PADDINGS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": None}
 

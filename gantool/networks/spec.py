@@ -12,6 +12,7 @@ from typing import Optional
 import torch.nn as nn
 
 from .backbone_discriminator import BACKBONE_DISCRIMINATORS
+from .builders import define_D
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +48,6 @@ class DiscriminatorSpec:
               **changes) -> nn.Module:
         """``define_D`` for ``input_nc`` channels with this spec (``changes`` override fields, e.g.
         ``image_size``); returns the initialised discriminator on the CPU."""
-        from .builders import define_D
-
         spec = dataclasses.replace(self, **changes) if changes else self
         fields = dataclasses.asdict(spec)
         return define_D(input_nc, fields.pop("ndf"), fields.pop("netD"), fields.pop("n_layers_D"), norm,

@@ -9,9 +9,9 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .registry import GENERATORS
-from .norm import NormLayer, norm_uses_bias
 from ..ops.padding import crop_to, pad_to_multiple
+from .norm import NormLayer, norm_uses_bias
+from .registry import GENERATORS
 
 
 class UnetSkipConnectionBlock(nn.Module):

@@ -16,8 +16,8 @@ import os
 import re
 from typing import Sequence
 
-from .html import HTMLPage
 from ..io.files import atomic_write
+from .html import HTMLPage
 
 SAVED_IMAGE = re.compile(r"^epoch(\d{3,})_(.+)\.png$")
 
