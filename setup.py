@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["gantool", "gantool.*"]),
     # The small pretrained generators (gantool/pretrained/<name>/latest_net_G.pth + .json).
-    package_data={"gantool": ["pretrained/*/*.pth", "pretrained/*/*.json"]},
+    package_data={"gantool": ["pretrained/*/*.pth", "pretrained/*/*.json", "metrics/weights/*.pth"]},
     install_requires=[
         # The pair must match: torchvision's compiled ops are built against one torch release.
         "torch==2.14.1",
