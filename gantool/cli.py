@@ -106,14 +106,21 @@ def export_main(argv: Optional[List[str]] = None) -> int:
     return _run(lambda args: export(args, log), argv)
 
 
+def eval_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool eval fid|kid|paired|digits ...``: score results (FID/KID, paired quality, digit samples)."""
+    from .metrics.eval_command import eval_main as evaluate
+
+    return _run(lambda args: evaluate(args, log), argv)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``gantool train|test|translate|export|check-data|dashboard|dashboard-assets [options]``."""
+    """``gantool train|test|eval|translate|export|check-data|dashboard|dashboard-assets [options]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_main, "test": test_main, "translate": translate_main, "export": export_main,
+    commands = {"train": train_main, "test": test_main, "eval": eval_main, "translate": translate_main, "export": export_main,
                 "check-data": check_data_main, "dashboard": dashboard_main,
                 "dashboard-assets": dashboard_assets_main}
     if not argv or argv[0] not in commands:
-        print("usage: gantool {train,test,translate,export,check-data,dashboard,dashboard-assets} [options]   "
+        print("usage: gantool {train,test,eval,translate,export,check-data,dashboard,dashboard-assets} [options]   "
               "(gantool train --help for the options)", file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     return commands[argv[0]](argv[1:])

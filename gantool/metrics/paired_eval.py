@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.image_io import is_image_file
+from .image_sets import labelled_files
 from ..errors import GantoolError
 from .paired import paired_metrics
 
@@ -86,13 +87,8 @@ def score(pred_path: str, truth_path: str) -> Dict[str, float]:
 
 
 def _by_label(images_dir: str, label: str) -> Dict[str, str]:
-    """{stem: path} of the files ``<stem>_<label>.<ext>`` in ``images_dir``."""
-    found = {}
-    for name in sorted(os.listdir(images_dir)):
-        base, _ = os.path.splitext(name)
-        if is_image_file(name) and base.endswith("_" + label):
-            found[base[: -len(label) - 1]] = os.path.join(images_dir, name)
-    return found
+    """{stem: path} of the files ``<stem>_<label>.<ext>`` in ``images_dir`` (not the tiled ``grid_<label>``)."""
+    return {os.path.splitext(os.path.basename(p))[0][: -len(label) - 1]: p for p in labelled_files(images_dir, label)}
 
 
 def _by_stem(folder: str) -> Dict[str, str]:
