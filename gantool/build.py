@@ -10,7 +10,7 @@ import argparse
 import inspect
 import os
 import random
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import torch
 
@@ -30,7 +30,8 @@ from .options import format_options, save_options
 PASSED_TO_RECIPES = ("device", "is_train", "discriminator")
 PASSED_TO_DATASETS = ("root", "phase", "direction", "input_nc", "output_nc", "preprocess", "max_dataset_size",
                       "serial_batches", "seed", "strict_data", "log")
-PASSED_TO_TRAINER = ("recipe", "dataset", "run_dir", "visualizer", "log", "eval_dataset", "sync_batchnorm")
+PASSED_TO_TRAINER = ("recipe", "dataset", "run_dir", "visualizer", "log", "eval_dataset", "sync_batchnorm",
+                     "validator")
 
 
 def _matching(fn: Callable, opt: argparse.Namespace, **given) -> dict:
@@ -146,11 +147,59 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
         eval_opt = argparse.Namespace(**{**vars(opt), "phase": recipe.eval_phase, "no_flip": True,
                                          "load_size": opt.crop_size, "serial_batches": True})
         eval_dataset = build_dataset(eval_opt, log)
-    trainer = Trainer(recipe, dataset, folder, **_matching(Trainer.__init__, opt), visualizer=visualizer, log=log,
-                      eval_dataset=eval_dataset, sync_batchnorm=opt.norm == "syncbatch")
+    validator = build_validator(opt, recipe, device, log)
+    settings = {**_matching(Trainer.__init__, opt), "val_freq": opt.val_freq or (1 if opt.keep_best else 0)}
+    trainer = Trainer(recipe, dataset, folder, **settings, visualizer=visualizer, log=log,
+                      eval_dataset=eval_dataset, sync_batchnorm=opt.norm == "syncbatch", validator=validator)
     if distributed.is_active():
         seed_everything(opt.seed + distributed.rank())  # noise and dropout differ per process
     return trainer
+
+
+def resolve_extractor(opt: argparse.Namespace) -> str:
+    """``--extractor``; ``auto``: the shipped ``digits`` extractor for digit data, ``toy_scenes`` for the built-in
+    day->night data (both offline), else the standard ``inception``."""
+    if opt.extractor != "auto":
+        return opt.extractor
+    if opt.dataset_mode in ("digits", "mnist"):
+        return "digits"
+    return "toy_scenes" if opt.dataroot is None else "inception"
+
+
+def scorer_factory(opt: argparse.Namespace, device: torch.device, log: Callable[[str], None]):
+    """A function making the FID/KID scorer the options ask for (the extractor is loaded only when needed)."""
+    from .metrics.distribution_eval import DistributionScorer
+
+    return lambda: DistributionScorer(resolve_extractor(opt), device, weights=opt.extractor_weights, cache=False,
+                                      log=log)
+
+
+def _held_out_phase(root: Optional[str], opt: argparse.Namespace) -> str:
+    """``val`` when the dataset has that split (``val/`` or ``valA/``), else ``test``."""
+    if root is None:  # built-in data: its test split
+        return "test"
+    for phase in ("val", "test"):
+        if any(os.path.isdir(os.path.join(root, phase + side)) for side in ("", "A", "B")):
+            return phase
+    raise GantoolError(f"validation needs a held-out split: {root} has no val/ or test/ folder (valA/testA for "
+                       "unpaired data); add one or pass --val_dataroot")
+
+
+def build_validator(opt: argparse.Namespace, recipe, device: torch.device, log: Callable[[str], None]):
+    """The held-out scoring of ``--val_freq``/``--keep_best`` (None when neither is asked for, and for recipes
+    that score their own split every epoch: the classifier and the segmenter)."""
+    from .engine.validation import Validator, parse_metrics
+
+    metrics = parse_metrics(opt.val_metrics)
+    if not (opt.val_freq or opt.keep_best) or recipe.eval_phase is not None:
+        return None
+    root = opt.val_dataroot or opt.dataroot
+    val_opt = argparse.Namespace(**{**vars(opt), "dataroot": root, "phase": _held_out_phase(root, opt),
+                                    "no_flip": True, "load_size": opt.crop_size, "serial_batches": True,
+                                    "max_dataset_size": opt.val_max_images})
+    dataset = build_dataset(val_opt, _silent)
+    return Validator(recipe, None, dataset, metrics, opt.val_max_images, opt.batch_size,
+                     scorer_factory(opt, device, log))
 
 
 def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
@@ -188,7 +237,42 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,
                   precision=opt.precision, channels_last=opt.channels_last, compile=opt.compile,
-                  fixed_size=opt.preprocess in FIXED_SIZE_MODES and batches is None)
+                  fixed_size=opt.preprocess in FIXED_SIZE_MODES and batches is None,
+                  distribution=_test_distribution(opt, recipe, device, batches is not None, log))
+
+
+def _test_distribution(opt: argparse.Namespace, recipe, device: torch.device, own_inputs: bool,
+                       log: Callable[[str], None]):
+    """``test.py --metrics fid,kid``: the collector of outputs and real target images (None without --metrics).
+
+    The real images are ``--metrics_real`` when given, else the dataset's own: the test split's target images
+    as the test step shows them (``real_B`` of a CycleGAN), or for a recipe that makes its own inputs
+    (``gan``, ``dcgan``) the split's images."""
+    from .metrics.distribution_eval import DISTRIBUTION_METRICS, PairCollector
+    from .metrics.image_sets import list_images
+
+    metrics = [m.strip().lower() for m in opt.metrics.split(",") if m.strip()]
+    bad = [m for m in metrics if m not in DISTRIBUTION_METRICS]
+    if bad:
+        raise GantoolError(f"--metrics: unknown metric {bad[0]!r}; choose from {', '.join(DISTRIBUTION_METRICS)} "
+                           "(paired L1/PSNR are reported whenever there is ground truth)")
+    if not metrics:
+        if opt.metrics_real:
+            raise GantoolError("--metrics_real is for --metrics fid,kid; add --metrics")
+        return None
+    pairs = [tuple(p) for p in recipe.distribution_pairs] or [("fake", "")]
+    scorer = scorer_factory(opt, device, log)()
+    real = {}
+    if opt.metrics_real:
+        real[pairs[0]] = scorer.features_of_files(list_images(opt.metrics_real, "real"))
+    elif own_inputs:
+        split = build_dataset(opt, _silent)  # the whole split (--max_dataset_size bounds it)
+        real[pairs[0]] = scorer.features_of_tensors(
+            (batch["A"].float() + 1) / 2 for batch in torch.utils.data.DataLoader(split, batch_size=64))
+    elif not pairs[0][1]:
+        raise GantoolError(f"--metrics {opt.metrics}: --model {opt.model} sees no real target images; "
+                           "name a folder of them with --metrics_real")
+    return PairCollector(scorer, pairs, metrics, real)
 
 
 def options_from_checkpoints(opt: argparse.Namespace, paths: List[str],

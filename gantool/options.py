@@ -80,6 +80,11 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--load_iter", type=int, default=0, help="if > 0, load the iter_<N> files instead of --epoch")
     g.add_argument("--verbose", action="store_true", help="print network sizes and more")
     g.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")
+    g.add_argument("--extractor", default="auto",
+                   help="features for FID/KID: inception (the standard; weights: gantool eval --download), digits, "
+                        "toy_scenes; auto: digits for digit data, toy_scenes for the built-in day->night data, "
+                        "else inception")
+    g.add_argument("--extractor_weights", default=None, help="a weights file for --extractor")
     g.add_argument("--use_wandb", action="store_true", help="(accepted for compatibility; not used)")
     g.add_argument("--wandb_project_name", default="CycleGAN-and-pix2pix", help="(accepted for compatibility)")
 
@@ -118,10 +123,26 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr_decay_iters", type=int, default=50, help="step policy: epochs between x0.1 steps")
     g.add_argument("--nan_policy", default="stop", choices=["stop", "skip"],
                    help="a NaN/inf loss: stop (keep the last good checkpoint) or skip that update")
+    g = parser.add_argument_group("validation")
+    g.add_argument("--val_freq", type=int, default=0,
+                   help="epochs between validations on the held-out split (val/, else test/, or --val_dataroot) "
+                        "and after the last epoch; 0: none (1 when --keep_best is given)")
+    g.add_argument("--val_max_images", type=int, default=200, help="validate on at most this many held-out images")
+    g.add_argument("--val_dataroot", default=None, help="dataset folder of the held-out split (default: --dataroot)")
+    g.add_argument("--val_metrics", default="auto",
+                   help="auto (L1/PSNR/SSIM where the split has ground truth, else FID/KID) or a list such as fid,kid")
+    g.add_argument("--keep_best", default="",
+                   help="keep best_net_*.pth of the best validated epoch by this score: fid, kid, l1, psnr, ssim "
+                        "(or accuracy/mIoU for --model classifier/segmenter)")
 
 
 def _test_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("test")
+    g.add_argument("--metrics", default="",
+                   help="also score the outputs' distribution against the target domain: fid, kid or fid,kid "
+                        "(paired L1/PSNR come whenever there is ground truth)")
+    g.add_argument("--metrics_real", default=None,
+                   help="--metrics: a folder (or glob) of real target-domain images (default: the test split's)")
     g.add_argument("--results_dir", default="./results/", help="where results go")
     g.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of saved result images")
     g.add_argument("--phase", default="test", help="train, val, test, ...")
@@ -232,6 +253,11 @@ def _check(opt: argparse.Namespace) -> None:
         raise GantoolError("--n_epochs and --n_epochs_decay are both 0: there is nothing to train")
     if opt.is_train and opt.epoch_count is not None and opt.epoch_count < 1:
         raise GantoolError(f"--epoch_count must be 1 or more, got {opt.epoch_count}")
+    if opt.is_train and (opt.val_freq < 0 or opt.val_max_images < 1):
+        raise GantoolError(f"--val_freq must not be negative and --val_max_images must be positive, got "
+                           f"{opt.val_freq} and {opt.val_max_images}")
+    if opt.is_train and opt.val_dataroot is not None and not os.path.isdir(opt.val_dataroot):
+        raise GantoolError(f"--val_dataroot {opt.val_dataroot} is not a folder")
     if opt.is_train and opt.lr <= 0:
         raise GantoolError(f"--lr must be positive, got {opt.lr}")
     if not opt.is_train and opt.num_test <= 0:

@@ -43,12 +43,12 @@ class EpochReport:
             self.recipe.train()
         return self.recipe.test_summary()
 
-    def write(self, epoch: int, loss_log: LossLog, note: Optional[str]) -> None:
+    def write(self, epoch: int, loss_log: LossLog, note: Optional[str]) -> Dict[str, float]:
         """The recipe's end-of-epoch ``note`` and the scores: printed, appended to loss_log.txt, and (scores)
-        to ``eval_log.jsonl``, one JSON object per epoch. Rank 0 alone."""
+        to ``eval_log.jsonl``, one JSON object per epoch. Rank 0 alone; returns the scores (empty: none)."""
         if not distributed.is_main():
-            return
-        lines = []
+            return {}
+        lines, scores = [], {}
         if note:
             lines.append(f"gantool: epoch {epoch}: {note}")
         if self.eval_dataset is not None:
@@ -61,3 +61,4 @@ class EpochReport:
         for line in lines:
             self.log(line)
             loss_log.write(line)
+        return dict(scores)

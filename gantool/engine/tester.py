@@ -30,16 +30,19 @@ class Tester:
             image of a batch becomes one result.
         precision, channels_last, compile: how steps run (see ``engine/step.py``).
         fixed_size: every test image has one size (``cudnn.benchmark`` on a GPU).
+        distribution: gathers the outputs (and the real target images) for FID/KID (``test.py --metrics``);
+            None: no distribution metrics.
     """
 
     def __init__(self, recipe: Recipe, dataset, web_dir: str, title: str, *, num_test: float = float("inf"),
                  aspect_ratio: float = 1.0, width: int = 256, eval_mode: bool = False,
                  log: Callable[[str], None] = print, batches: Optional[Iterable[Mapping]] = None,
                  precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
-                 fixed_size: bool = False):
+                 fixed_size: bool = False, distribution=None):
         self.recipe, self.dataset, self.web_dir, self.title, self.batches = recipe, dataset, web_dir, title, batches
         self.num_test, self.aspect_ratio, self.width, self.eval_mode, self.log = (
             num_test, aspect_ratio, width, eval_mode, log)
+        self.distribution = distribution
         self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log, fixed_size=fixed_size)
         self.steps.prepare(recipe, training=False)
 
@@ -67,6 +70,8 @@ class Tester:
             for label in grids:
                 grids[label].append(tensor2im(visuals[label]))
             row, values = self._save_result(page, path, visuals, meter)
+            if self.distribution is not None:
+                self.distribution.add(visuals)
             rows.append(row)
             per_image.append({"image": os.path.basename(path), **values})
         grid_files = self._save_grids(page, grids)
@@ -125,6 +130,7 @@ class Tester:
             page.add_text(summary + " (per image: table at the end)")
             self.log(f"gantool: {summary}")
             averages = {**averages, **scores}
+        distribution = self._distribution_scores(page)
         if grid_files:
             page.add_header(f"all {len(rows)} results")
             page.add_images(grid_files, grid_files, grid_files, width=max(self.width, 512))
@@ -138,8 +144,25 @@ class Tester:
         atomic_write_text(os.path.join(self.web_dir, "metrics.json"),
                           json.dumps({"images": len(rows), "average": averages, "per_image": per_image,
                                       # which visual was scored against which: scripts/eval_paired.py reads it
-                                      "pairs": [list(p) for p in self.recipe.metric_pairs]}, indent=1))
-        return averages, index
+                                      "pairs": [list(p) for p in self.recipe.metric_pairs],
+                                      "distribution_pairs": [list(p) for p in self.recipe.distribution_pairs],
+                                      **({"distribution": distribution} if distribution else {})}, indent=1))
+        return {**averages, **{k: v for k, v in distribution.items() if isinstance(v, float)}}, index
+
+    def _distribution_scores(self, page: HTMLPage) -> Dict[str, object]:
+        """FID/KID of the outputs against the real target images (``--metrics``), on the page and in the log."""
+        if self.distribution is None:
+            return {}
+        from ..metrics.distribution_eval import format_scores
+
+        scores = self.distribution.scores()
+        if not scores:
+            self.log("gantool: --metrics: no output had real target images to compare with; pass --metrics_real")
+            return {}
+        summary = "distribution against the real target images: " + format_scores(scores)
+        page.add_text(summary)
+        self.log(f"gantool: {summary}")
+        return scores
 
     def _results(self, loader: Iterable[Mapping], total: int) -> Iterator[tuple]:
         """Run ``test_step`` on every batch and yield ``(batch, j, visuals of image j as a batch of one)``;

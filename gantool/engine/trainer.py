@@ -28,6 +28,7 @@ from .nan_guard import NonFiniteLoss
 from .run_loader import RunLoader
 from .schedulers import make_scheduler, step_scheduler
 from .step import StepRunner
+from .validation_log import BestCheckpoint, ValidationLog
 
 STATE_FILE = "latest_state.pth"
 STATE_FORMAT = "gantool-train-state-v1"
@@ -53,6 +54,10 @@ class Trainer:
         precision, channels_last, compile, nan_policy: how steps run (see ``engine/step.py``).
         sync_batchnorm: under torchrun, turn batch norm into ``SyncBatchNorm`` (``--norm syncbatch``).
         preprocess: ``--preprocess``; whether images keep one size decides ``cudnn.benchmark`` on a GPU.
+        validator: scores a held-out split (``engine/validation.py``) every ``val_freq`` epochs and after the
+            last one; None: no validation.
+        keep_best: a score (``fid``, ``kid``, ``psnr``, ``ssim``, ``l1``, or the recipe's own ``accuracy``...)
+            whose best epoch is kept as ``best_net_<name>.pth``; empty: none.
         Other arguments are the classic options of the same name; ``epoch_count=None`` means 1,
         or where ``--continue_train`` left off; ``max_iters > 0`` stops after that many images.
     """
@@ -65,7 +70,8 @@ class Trainer:
                  max_iters: int = 0, continue_train: bool = False, epoch: str = "latest",
                  visualizer=None, log: Callable[[str], None] = print, eval_dataset=None, nan_policy: str = "stop",
                  precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
-                 sync_batchnorm: bool = False, preprocess: str = "resize_and_crop"):
+                 sync_batchnorm: bool = False, preprocess: str = "resize_and_crop", validator=None,
+                 val_freq: int = 0, keep_best: str = ""):
         self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
         self.seed = seed
@@ -91,6 +97,11 @@ class Trainer:
         self.stop_signal: Optional[int] = None
         self.data = RunLoader(dataset, batch_size, num_threads, self.shuffle, pin_memory=recipe.device.type == "cuda")
         self.report = EpochReport(recipe, self.steps, eval_dataset, run_dir, batch_size, num_threads, log)
+        self.best = BestCheckpoint(run_dir, keep_best, log) if keep_best else None
+        self.validation = None
+        if validator is not None:
+            validator.steps = self.steps  # the run's precision and memory layout apply to validation too
+            self.validation = ValidationLog(run_dir, validator, val_freq, visualizer, log)
 
     # ----------------------------------------------------------------- data
     def _loader(self, epoch: int, skip: int) -> DataLoader:
@@ -122,6 +133,7 @@ class Trainer:
             "optimizers": {k: v.state_dict() for k, v in self.recipe.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "recipe": extra, "rng": rng, "precision": self.steps.state_dict(),
+            **({"best": self.best.state_dict()} if self.best else {}),
             **({"ranks": ranks} if ranks else {}),
         }
 
@@ -147,6 +159,8 @@ class Trainer:
         self.steps.load_state_dict(state.get("precision", {}))
         self.epoch, self.epoch_iter, self.total_iters = state["epoch"], state["epoch_iter"], state["total_iters"]
         self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
+        if self.best is not None:
+            self.best.load_state_dict(state.get("best"))
         self.seed = self.dataset.seed = state["seed"]
         torch.set_rng_state(own["rng"]["torch"])
         random.setstate(own["rng"]["python"])
@@ -221,6 +235,7 @@ class Trainer:
         self.log(f"gantool: training {len(self.dataset)} images per epoch, epochs {self.epoch}..{last_epoch}, "
                  f"batch size {self.batch_size}; writing to {self.run_dir}")
         remove_stale_temporaries(self.run_dir)  # left by a run killed while saving
+        self._prepare_scores()
         with stop_signals(self._on_signal):
             while self.epoch <= last_epoch:
                 if self._run_epoch(skip, last_epoch, loss_log):
@@ -356,15 +371,31 @@ class Trainer:
         if self.visualizer is not None:
             self.visualizer.display_current_results(self.recipe.visuals(), self.epoch, True)
         note = self.recipe.end_of_epoch(self.epoch)  # before saving: it may reset per-epoch counters
-        self.save("latest", with_state=True)
-        if self.epoch % self.save_epoch_freq == 0:
-            self.save(str(self.epoch), with_state=False)
         lr_note = f"learning rate {lrs[0]:.7f}" + (f" -> {new_lrs[0]:.7f}" if new_lrs[0] != lrs[0] else "")
         self.log(f"gantool: end of epoch {self.epoch}/{last_epoch} ({time.time() - epoch_start:.0f} s, "
                  f"{self.total_iters} images in all); {lr_note}")
-        self.report.write(self.epoch, loss_log, note)
+        # Scores before saving the state: the best score so far is part of it.
+        scores = self.report.write(self.epoch, loss_log, note)
+        if self.validation is not None:
+            scores.update(self.validation.after_epoch(self.epoch, last_epoch, loss_log))
+        if self.best is not None and distributed.is_main():
+            self.best.consider(self.epoch, scores, self.recipe.networks)
+        self.save("latest", with_state=True)
+        if self.epoch % self.save_epoch_freq == 0:
+            self.save(str(self.epoch), with_state=False)
 
     # ----------------------------------------------------------------- scores
+    def _prepare_scores(self) -> None:
+        """Check the validation split, the extractor and ``--keep_best`` before the first step."""
+        available = []
+        if self.validation is not None:
+            self.validation.prepare()
+            available += self.validation.validator.metrics
+        if self.eval_dataset is not None:
+            available += list(getattr(self.recipe, "score_names", {}).values())
+        if self.best is not None and distributed.is_main():
+            self.best.check(available)
+
     def evaluate(self) -> Dict[str, float]:
         """Score the recipe on ``eval_dataset`` (see :meth:`EpochReport.evaluate`)."""
         return self.report.evaluate()

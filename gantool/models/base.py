@@ -50,6 +50,9 @@ class Recipe:
     visual_names: List[str] = []
     #: pairs (output visual, ground-truth visual) whose paired quality the tester reports
     metric_pairs: List[Tuple[str, str]] = []
+    #: pairs (generated visual, real visual of the same domain) whose FID/KID validation and ``test.py --metrics``
+    #: report; ``"real"`` names the dataset's images for a recipe that makes its own inputs (noise)
+    distribution_pairs: List[Tuple[str, str]] = []
     #: test visuals that the tester also tiles into one ``grid_<label>.png`` (e.g. generated samples)
     grid_visuals: List[str] = []
     #: the split (a ``--phase`` value) that train.py scores after every epoch, by running ``test_step``

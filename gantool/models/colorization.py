@@ -22,6 +22,7 @@ class Colorization(Pix2Pix):
 
     visual_names = ["real_A", "fake_B_rgb", "real_B_rgb"]
     metric_pairs = [("fake_B_rgb", "real_B_rgb")]
+    distribution_pairs = [("fake_B_rgb", "real_B_rgb")]
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:

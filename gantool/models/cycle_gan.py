@@ -27,6 +27,7 @@ class CycleGAN(Recipe):
 
     loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
     metric_pairs = [("fake_B", "truth_B")]
+    distribution_pairs = [("fake_B", "real_B"), ("fake_A", "real_A")]
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:

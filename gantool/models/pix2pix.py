@@ -34,6 +34,7 @@ class Pix2Pix(Recipe):
     visual_names = ["real_A", "fake_B", "real_B"]
     # In aligned data B is the true translation of A.
     metric_pairs = [("fake_B", "real_B")]
+    distribution_pairs = [("fake_B", "real_B")]
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:

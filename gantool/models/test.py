@@ -20,6 +20,7 @@ class TestModel(Recipe):
 
     visual_names = ["real", "fake"]
     metric_pairs = [("fake", "truth")]
+    distribution_pairs = [("fake", "truth")]  # the target domain: the true outputs where the data has them
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, is_train: bool) -> None:

@@ -46,6 +46,7 @@ class UnconditionalGAN(Recipe):
     loss_names = ["D", "G"]
     visual_names = ["samples", "real"]
     grid_visuals = ["fake"]  # test.py also tiles its samples into grid_fake.png
+    distribution_pairs = [("fake", "real")]  # samples against the dataset's real images
     default_img_size = 28
 
     @classmethod

@@ -54,6 +54,15 @@ class TrainingPage:
         self.path = os.path.join(web_dir, "index.html")
         self.title, self.width, self.refresh, self.loss_image = title, width, refresh, loss_image
         self.last_epoch: int | None = None
+        self.plots = [loss_image]  # the plots at the top: the losses, then the validation scores
+
+    def set_plots(self, files: Sequence[str]) -> None:
+        """Show these plot files (in ``web_dir``) at the top; the page is rewritten when they change."""
+        if list(files) == self.plots:
+            return
+        self.plots = list(files)
+        if self.last_epoch is not None and os.path.isfile(self.path):
+            self._rebuild(self.last_epoch, [])
 
     def add_epoch(self, epoch: int, labels: Sequence[str]) -> None:
         """Show the images ``images/epoch{epoch:03d}_{label}.png`` (already saved) under ``epoch [N]``.
@@ -91,9 +100,10 @@ class TrainingPage:
     def _head(self) -> str:
         title = html.escape(self.title)
         refresh = f'<meta http-equiv="refresh" content="{int(self.refresh)}">\n' if self.refresh > 0 else ""
+        plots = "".join(f'<img class="loss" src="{html.escape(p)}" alt="{html.escape(os.path.splitext(p)[0])} '
+                        f'curves">\n' for p in self.plots)
         return (f'<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n{refresh}'
-                f"<style>{_STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n"
-                f'<img class="loss" src="{html.escape(self.loss_image)}" alt="loss curves">\n</header>\n')
+                f"<style>{_STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n{plots}</header>\n")
 
     def _section(self, epoch: int, labels: Sequence[str]) -> str:
         cells = []

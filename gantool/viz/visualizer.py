@@ -104,6 +104,8 @@ class TrainingVisualizer:
         self._saved = False
         self._plot_sent = False  # the visdom loss window holds this run's history: append from now on
         self.loss_curve: LossCurve | None = None  # the HTML page's bounded copy of the history
+        self.val_curves: dict[str, LossCurve] = {}  # one curve per validation score (each on its own scale)
+        self._val_sent: set[str] = set()
         self.page = TrainingPage(self.web_dir, f"Experiment name = {name}", width=display_winsize)
         if use_html:
             os.makedirs(self.image_dir, exist_ok=True)
@@ -203,6 +205,39 @@ class TrainingVisualizer:
 
     def _plot_title(self) -> str:
         return self.name + " loss over time"
+
+    def plot_validation(self, epoch: int, scores: Mapping[str, float]) -> None:
+        """Add a validation point per score: ``web/val_<score>.svg`` (shown beside the loss curves at the top
+        of the page, one plot per score since FID, KID and PSNR have unlike scales) and, on the dashboard,
+        a window per score next to the losses.
+
+        Args:
+            epoch: the validated epoch (the x value).
+            scores: name -> value (``fid``, ``kid``, ``psnr``...).
+        """
+        for name, value in scores.items():
+            if name not in self.val_curves:
+                _, json_path = self._val_paths(name)
+                self.val_curves[name] = LossCurve.load(json_path, [name]) if self.resume else LossCurve([name])
+            curve = self.val_curves[name]
+            curve.add(float(epoch), [float(value)])
+            if self.use_html:
+                svg_path, json_path = self._val_paths(name)
+                write_svg(curve, f"{self.name} validation {name}", svg_path)
+                curve.save(json_path)
+            if self.vis is not None:
+                xs, ys = curve.points() if name not in self._val_sent else ([float(epoch)], [[float(value)]])
+                update = "append" if name in self._val_sent else None
+                self._visdom(lambda: self.vis.line(X=np.array(xs), Y=np.array([y[0] for y in ys]),
+                                                   win=f"{self.display_id}_val_{name}", update=update,
+                                                   opts={"title": f"{self.name} validation {name}",
+                                                         "xlabel": "epoch", "ylabel": name}))
+                self._val_sent.add(name)
+        if self.use_html:
+            self.page.set_plots(["loss.svg"] + [f"val_{n}.svg" for n in self.val_curves])
+
+    def _val_paths(self, name: str) -> tuple[str, str]:
+        return os.path.join(self.web_dir, f"val_{name}.svg"), os.path.join(self.web_dir, f"val_{name}.json")
 
     def plot_current_losses(self, epoch: int, counter_ratio: float, losses: Mapping[str, float]) -> None:
         """Record the losses, extend the visdom loss plot (window ``display_id``) and redraw the HTML
