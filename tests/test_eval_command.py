@@ -154,7 +154,7 @@ def test_pipeline_end_to_end_with_a_random_inception(tmp_path, monkeypatch, caps
 
 def test_builtin_extractor_cli_and_mistakes(tmp_path, capsys, cache):
     write_images(tmp_path / "a", 6, size=(32, 32), seed=1)
-    write_images(tmp_path / "b", 6, size=(24, 24), seed=2)
+    write_images(tmp_path / "b", 6, size=(24, 24), seed=2, mode="L")  # grayscale files are read as RGB
     out = tmp_path / "k.json"
     assert cli.eval_main(["kid", str(tmp_path / "a"), str(tmp_path / "b"), "--extractor", "toy_scenes",
                           "--json", str(out)]) == 0
@@ -191,3 +191,19 @@ def test_paired_subcommand_is_the_script(tmp_path, capsys):
     (results / "metrics.json").write_text(json.dumps({"pairs": [["fake_B", "real_B"]]}))
     assert cli.eval_main(["paired", str(results)]) == 0
     assert "fake_B vs real_B" in capsys.readouterr().out and (results / "paired_metrics.csv").is_file()
+
+
+def test_bench_eval_prints_the_cost_per_1000_images(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "bench_eval.py"), "--images", "4", "--size",
+                          "32", "--extractors", "digits,toy_scenes", "--threads", "1"], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, PYTHONPATH=REPO))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("4 + 4 images of 32x32, 1 thread(s)")
+    assert lines[1].startswith("gantool-digits-v1-") and "s per 1000 images" in lines[1] and "MiB" in lines[1]
+    assert lines[2].startswith("gantool-toy_scenes-v1-")

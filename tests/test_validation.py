@@ -58,6 +58,17 @@ def test_paired_validation_keeps_the_best_epoch_and_changes_nothing_else(truth_r
     assert (run / "val_log.txt").read_text().count("validation on 4 images") == 3
     page = (run / "web" / "index.html").read_text()
     assert 'src="val_psnr.svg"' in page and (run / "web" / "val_psnr.svg").is_file()
+    from cdp_browser import Browser, file_url
+
+    with Browser() as b:  # as a user sees the page: the three score plots drawn, above the epochs
+        b.open(file_url(run / "web" / "index.html"))
+        plots = b.wait_for("""(() => {
+            const imgs = Array.from(document.querySelectorAll('img.loss'));
+            if (document.readyState !== 'complete' || !imgs.every(i => i.complete)) return null;
+            const first = document.querySelector('h3').getBoundingClientRect().top;
+            return imgs.map(i => [i.getAttribute('src'), i.naturalWidth, i.getBoundingClientRect().top < first]); })()""")
+    assert [p[0] for p in plots] == ["loss.svg", "val_l1.svg", "val_psnr.svg", "val_ssim.svg"]
+    assert all(width == 640 and above for _, width, above in plots)
 
     # test.py --epoch best and the Python API load the kept networks; the score is the validated one.
     test = run_cli("test.py", ["--dataroot", truth_root, "--checkpoints_dir", str(tmp_path), "--name", "val",
@@ -146,3 +157,67 @@ def test_paired_metrics_need_truth_and_a_split_must_exist(unaligned_root, tmp_pa
     result = run_cli("train.py", ["--dataroot", unaligned_root, "--name", "ns", *TINY_TRAIN, "--val_freq", "1"],
                      cwd=tmp_path)
     assert result.returncode == 2 and "has no val/ or test/ folder" in result.stderr
+
+
+TINY_UNET = ["--gpu_ids", "-1", "--ngf", "8", "--ndf", "8", "--netG", "unet_64", "--load_size", "32", "--crop_size",
+             "32", "--num_threads", "0", "--display_id", "0", "--n_epochs", "1", "--n_epochs_decay", "0"]
+
+
+@pytest.mark.parametrize("recipe", ["pix2pix", "colorization", "dcgan"])
+def test_every_gan_recipe_validates(recipe, tmp_path):
+    from test_pix2pix import write_aligned
+
+    from conftest import write_images
+
+    root = tmp_path / "data"
+    if recipe == "pix2pix":
+        write_aligned(root / "train", 3, seed=1)
+        write_aligned(root / "val", 3, seed=2)  # val/ is preferred over test/
+        write_aligned(root / "test", 2, seed=3)
+        args = ["--dataroot", str(root), *TINY_UNET, "--val_metrics", "psnr,fid", "--extractor", "toy_scenes"]
+        expected = {"psnr", "fid"}
+    elif recipe == "colorization":
+        write_images(root / "train", 3, size=(32, 32), seed=1)
+        write_images(root / "test", 3, size=(32, 32), seed=2)
+        args = ["--dataroot", str(root), *TINY_UNET]
+        expected = {"l1", "psnr", "ssim"}
+    else:
+        args = ["--max_dataset_size", "128", "--display_id", "0", "--n_epochs", "1", "--n_epochs_decay", "0",
+                "--val_max_images", "32"]
+        expected = {"fid", "kid", "kid_std"}
+    assert cli.train_main(["--model", recipe, "--checkpoints_dir", str(tmp_path), "--name", "r", "--val_freq", "1",
+                           *args]) == 0
+    (row,) = _csv(tmp_path / "r" / "val_log.csv")
+    assert expected <= {k for k, v in row.items() if v} and all(float(row[m]) > 0 for m in expected)
+    assert row["images"] == ("3" if recipe != "dcgan" else "32")
+    assert ("extractor" in row) == bool(expected & {"fid", "kid"})
+
+
+def test_validation_plots_on_the_page_and_the_dashboard(tmp_path):
+    from gantool.viz.visualizer import TrainingVisualizer
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def line(self, **kwargs):
+            self.calls.append(kwargs)
+
+        def image(self, *args, **kwargs):
+            pass
+
+        text = image
+
+    v = TrainingVisualizer(str(tmp_path), "run", display_id=0, log=lambda m: None)
+    v.vis = Recorder()  # as if a server had been reached at start
+    v.display_current_results({"fake_B": torch.zeros(1, 3, 8, 8)}, 1, save_result=True)
+    for epoch, fid in ((1, 40.0), (2, 31.5), (3, 35.0)):
+        v.plot_validation(epoch, {"fid": fid, "kid": fid / 1000})
+    page = (tmp_path / "web" / "index.html").read_text()
+    assert page.index('src="loss.svg"') < page.index('src="val_fid.svg"') < page.index('src="val_kid.svg"')
+    svg = (tmp_path / "web" / "val_fid.svg").read_text()
+    assert "validation fid" in svg and ("<polyline" in svg or "<path" in svg)
+    fid_calls = [c for c in v.vis.calls if c["win"] == "0_val_fid"]
+    assert [c["update"] for c in fid_calls] == [None, "append", "append"]
+    assert fid_calls[0]["X"].tolist() == [1.0] and fid_calls[2]["Y"].tolist() == [35.0]
+    assert json.loads((tmp_path / "web" / "val_fid.json").read_text())["y"] == [[40.0], [31.5], [35.0]]

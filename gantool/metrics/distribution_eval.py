@@ -57,6 +57,13 @@ class DistributionScorer:
             self.net = load_extractor(extractor, device, weights=weights, download=download, log=log)
         self.device, self.batch_size, self.cache, self.log = device, max(1, batch_size), cache, log
         self.seconds = 0.0  # time spent running the extractor (for the cost figures)
+        self._warned = False
+
+    def _warn_once(self, message: str) -> None:
+        # Validation scores the same small sets every epoch: saying it once is enough.
+        if not self._warned:
+            self._warned = True
+            self.log(f"gantool: note: {message}")
 
     @property
     def name(self) -> str:
@@ -66,12 +73,12 @@ class DistributionScorer:
     def features_of_tensors(self, batches: Iterable[Tensor]) -> np.ndarray:
         """(N, dim) float64 features of batches of (n, C, H, W) images in [0, 1]."""
         parts: List[np.ndarray] = []
-        start = time.perf_counter()
         with torch.no_grad():
-            for batch in batches:
+            for batch in batches:  # (reading files happens here, outside the extractor's time)
+                start = time.perf_counter()
                 for chunk in batch.split(self.batch_size):
                     parts.append(self.net(chunk.to(self.device, torch.float32)).double().cpu().numpy())
-        self.seconds += time.perf_counter() - start
+                self.seconds += time.perf_counter() - start
         if not parts:
             return np.zeros((0, self.net.dim))
         return np.concatenate(parts)
@@ -122,7 +129,7 @@ class DistributionScorer:
                                "generated")
         out: Dict[str, object] = {}
         if "fid" in metrics:
-            out["fid"] = fid_from_features(real, fake, warn=self.log)
+            out["fid"] = fid_from_features(real, fake, warn=self._warn_once)
         if "kid" in metrics:
             out["kid"], out["kid_std"] = kid_from_features(real, fake, num_subsets=kid_subsets,
                                                            subset_size=kid_subset_size)
