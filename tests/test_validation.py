@@ -188,7 +188,8 @@ def test_every_gan_recipe_validates(recipe, tmp_path):
     assert cli.train_main(["--model", recipe, "--checkpoints_dir", str(tmp_path), "--name", "r", "--val_freq", "1",
                            *args]) == 0
     (row,) = _csv(tmp_path / "r" / "val_log.csv")
-    assert expected <= {k for k, v in row.items() if v} and all(float(row[m]) > 0 for m in expected)
+    assert expected <= {k for k, v in row.items() if v}
+    assert all(float(row[m]) > 0 for m in expected - {"kid_std"})  # (one subset of all 32 images: std 0)
     assert row["images"] == ("3" if recipe != "dcgan" else "32")
     assert ("extractor" in row) == bool(expected & {"fid", "kid"})
 

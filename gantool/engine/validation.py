@@ -150,18 +150,25 @@ class Validator:
         """Score the split; returns ``{metric: value}`` plus ``images`` and, for FID/KID, ``extractor``."""
         if not self.metrics:
             self.prepare()
-        self.recipe.train()  # as test.py runs the networks by default (the classic habit)
+        # As test.py runs the networks by default (the classic habit), except that synchronised batch norm
+        # would wait for the other processes, which do not validate: it uses its running statistics.
+        synced = any(isinstance(m, torch.nn.SyncBatchNorm) for net in self.recipe.networks.values()
+                     for m in net.modules())
+        self.recipe.eval() if synced else self.recipe.train()
         paired: Dict[str, List[float]] = {m: [] for m in self.metrics if m in PAIRED_METRICS}
         collector = None
         if self.scorer is not None:
             collector = PairCollector(self.scorer, self.recipe.distribution_pairs,
                                       [m for m in self.metrics if m in DISTRIBUTION_METRICS], self._real)
         images = 0
-        for visuals in self._visuals():
-            images += next(iter(visuals.values())).shape[0]
-            self._add_paired(visuals, paired)
-            if collector is not None:
-                collector.add(visuals)
+        try:
+            for visuals in self._visuals():
+                images += next(iter(visuals.values())).shape[0]
+                self._add_paired(visuals, paired)
+                if collector is not None:
+                    collector.add(visuals)
+        finally:
+            self.recipe.train()
         scores: Dict[str, object] = {"images": images}
         for name, values in paired.items():
             scores[name] = sum(values) / len(values) if values else math.nan

@@ -153,6 +153,9 @@ def kid_from_features(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100
         raise GantoolError(f"KID needs subset_size >= 2 and num_subsets >= 1, got {subset_size} and "
                            f"{num_subsets}")
     n = min(subset_size, len(x), len(y))
+    if n == len(x) == len(y):
+        # Every "subset" is then the whole of both sets, and the estimate does not depend on the order.
+        return _mmd2_unbiased(x, y), 0.0
     rng = np.random.default_rng(seed)
     values = np.empty(num_subsets)
     for i in range(num_subsets):
