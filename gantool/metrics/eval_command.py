@@ -20,7 +20,7 @@ from ..errors import GantoolError
 from .distribution_eval import DISTRIBUTION_METRICS, DistributionScorer, format_scores, save_scores
 from .image_sets import image_sizes, list_images
 
-_USAGE = "gantool eval {fid,kid,fid,kid,paired,digits} ... | gantool eval --download   (gantool eval fid --help)"
+_USAGE = "gantool eval fid|kid|fid,kid|paired|digits ... , or gantool eval --download (gantool eval fid --help)"
 
 
 def _device(gpu_ids: str) -> torch.device:
