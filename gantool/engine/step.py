@@ -22,6 +22,14 @@ from .precision import Precision, resolve_precision
 MEASURED_DEFAULTS: Dict[str, Tuple[bool, bool]] = {"cpu": (False, False), "cuda": (False, False)}
 
 
+def batched_passes(device: torch.device, precision: str) -> bool:
+    """Whether a recipe should send several inputs through a network in one call (``Recipe.allow_batched_passes``).
+
+    Measured (README, Speed): on the CPU in fp32, CycleGAN 128 ran 1-2 % faster with separate calls; in bf16
+    4 % faster batched. On a GPU a step is bound by kernel launches, which batching halves."""
+    return device.type != "cpu" or precision != "fp32"
+
+
 def _choose(value: str, device: torch.device, index: int) -> bool:
     if value == "auto":
         return MEASURED_DEFAULTS.get(device.type, (False, False))[index]
@@ -74,6 +82,7 @@ class StepRunner:
                 net = wrap(name, net)
             return torch.compile(net) if self.compiled and not passes else net
 
+        recipe.allow_batched_passes(batched_passes(self.device, self.precision.name))
         recipe.wrap_networks(setup)
         if passes:
             mode = "reduce-overhead" if self.device.type == "cuda" else None

@@ -136,6 +136,10 @@ class Recipe:
         for name in self.passes_to_compile():
             setattr(self, name, compile_fn(getattr(self, name)))
 
+    def allow_batched_passes(self, allowed: bool) -> None:
+        """Whether the run wants several inputs of a network sent through it in one call (fewer, larger
+        calls) where the recipe can do so exactly; the trainer decides per device and precision. No-op here."""
+
     def wrap_networks(self, wrap: Callable[[str, nn.Module], nn.Module]) -> None:
         """Replace every network by ``wrap(name, network)`` (the trainer's memory layout, DDP, torch.compile);
         the optimizers keep the same parameters. Checkpoints unwrap them again."""

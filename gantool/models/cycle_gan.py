@@ -66,9 +66,13 @@ class CycleGAN(Recipe):
         self.make_optimizer("D", D, lr, (beta1, beta2))
         #: run several inputs through a network in one call (``_generator_passes``); exact only when no
         #: layer mixes the samples of a batch, so off when any network has batch norm
-        self.batch_passes = not any(mixes_samples(net) for net in self.networks.values())
+        self.batch_passes = self._can_batch = not any(mixes_samples(net) for net in self.networks.values())
         if lambda_identity > 0:
             self.visual_names = ["real_A", "fake_B", "rec_A", "idt_B", "real_B", "fake_A", "rec_B", "idt_A"]
+
+    def allow_batched_passes(self, allowed: bool) -> None:
+        if self.is_train:
+            self.batch_passes = allowed and self._can_batch
 
     def networks_to_load(self):
         return ["G_A", "G_B"]
