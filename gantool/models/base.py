@@ -136,6 +136,14 @@ class Recipe:
         for name in self.passes_to_compile():
             setattr(self, name, compile_fn(getattr(self, name)))
 
+    def generator_names(self) -> List[str]:
+        """Names of the generators among ``networks`` (``G``, ``G_A``...: the checkpoint names starting with G)."""
+        return [name for name in self.networks if name.startswith("G")]
+
+    def discriminator_names(self) -> List[str]:
+        """Names of the discriminators among ``networks`` (``D``, ``D_A``...: the names starting with D)."""
+        return [name for name in self.networks if name.startswith("D")]
+
     def allow_batched_passes(self, allowed: bool) -> None:
         """Whether the run wants several inputs of a network sent through it in one call (fewer, larger
         calls) where the recipe can do so exactly; the trainer decides per device and precision. No-op here."""
