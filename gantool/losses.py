@@ -256,3 +256,35 @@ def identity_loss(same: Tensor, real: Tensor, weight: float) -> Tensor:
             to the cycle weights.
     """
     return F.l1_loss(same.float(), real.float()) * weight
+
+
+def patch_nce_loss(feat_q: Tensor, feat_k: Tensor, batch_size: int, nce_T: float = 0.07,
+                   negatives_from_minibatch: bool = False) -> Tensor:
+    """PatchNCE (Park et al. 2020): each query patch must pick its own key patch among the other patches.
+
+    A query (a patch of the translated image) and the key at the same position of the input form the
+    positive pair; the keys at the other sampled positions of the same image are the negatives (of every
+    image of the batch with ``negatives_from_minibatch``). The loss is the cross-entropy of choosing the
+    positive among ``1 + P - 1`` candidates by dot product over temperature ``nce_T``; a query's own
+    position among the negatives is masked out (its logit set to -10 / T, as in the reference).
+
+    Args:
+        feat_q: (N * P, C) query vectors, unit length (``PatchSampleF`` output for the translation).
+        feat_k: (N * P, C) key vectors at the same positions (detached here: keys get no gradient).
+        batch_size: N, the number of images the N * P rows come from.
+    Returns:
+        (N * P,) the loss of every query patch (float32).
+    """
+    feat_q, feat_k = feat_q.float(), feat_k.detach().float()
+    rows, dim = feat_q.shape
+    l_pos = (feat_q * feat_k).sum(1, keepdim=True)  # (N*P, 1)
+    groups = 1 if negatives_from_minibatch else batch_size
+    q = feat_q.view(groups, -1, dim)  # (G, P', C)
+    k = feat_k.view(groups, -1, dim)
+    patches = q.shape[1]
+    l_neg = torch.bmm(q, k.transpose(1, 2))  # (G, P', P'): query i against every key j
+    diagonal = torch.eye(patches, dtype=torch.bool, device=q.device)[None]
+    l_neg = l_neg.masked_fill(diagonal, -10.0).view(-1, patches)  # (N*P, P')
+    logits = torch.cat([l_pos, l_neg], 1) / nce_T  # (N*P, 1 + P'): the positive is class 0
+    target = torch.zeros(rows, dtype=torch.long, device=q.device)
+    return F.cross_entropy(logits, target, reduction="none")

@@ -4,7 +4,7 @@ Adding a model is one new module with ``@MODELS.register(name)`` plus one import
 """
 from .base import MODELS, Recipe
 
-from . import cycle_gan, test  # noqa: F401  (imported for their registrations)
+from . import cut, cycle_gan, test  # noqa: F401  (imported for their registrations)
 from . import colorization, pix2pix  # noqa: F401  (imported for their registrations)
 from . import dcgan, gan  # noqa: F401  (imported for their registrations)
 from . import classifier, segmenter  # noqa: F401  (imported for their registrations)
