@@ -45,6 +45,9 @@ FIRST = {
     "pix2pix_full": [*PIX2PIX, "--name", "p2p_full"],
     "pix2pix_stop": [*PIX2PIX, "--name", "p2p_resumed", "--max_iters", "4"],
     "gan": ["--model", "gan", "--name", "gan", *GAN],
+    "cut": ["--model", "cut", "--dataroot", "unaligned", "--netG", "resnet_6blocks", "--ngf", "4", "--ndf", "4",
+            "--load_size", "36", "--crop_size", "32", "--num_patches", "16", "--nce_layers", "0,4,8",
+            "--print_freq", "2", *BASE, "--name", "cut"],
     "dcgan_wgangp": ["--model", "dcgan", "--gan_mode", "wgangp", "--n_critic", "2", "--name", "dcgan", *GAN],
     "classifier": ["--model", "classifier", "--netC", "lenet", "--max_dataset_size", "16", "--batch_size", "4",
                    "--name", "classifier", *BASE],
@@ -150,7 +153,8 @@ def test_a_stopped_distributed_run_resumes_exactly(launches):
     assert ranks[0]["recipe"]["pool"]["rng_state"] != ranks[1]["recipe"]["pool"]["rng_state"]
 
 
-@pytest.mark.parametrize("run", ["cycle_gan", "pix2pix_full", "gan", "dcgan_wgangp", "classifier", "segmenter"])
+@pytest.mark.parametrize("run", ["cycle_gan", "pix2pix_full", "gan", "dcgan_wgangp", "classifier", "segmenter",
+                                 "cut"])
 def test_every_model_keeps_its_processes_in_step(launches, run):
     _, report, _ = launches
     result = report[run]
@@ -168,7 +172,7 @@ def test_syncbatch_on_cpu_processes_is_a_clear_error(launches):
 
 def test_rank_zero_alone_talks(launches):
     _, _, output = launches
-    assert output.count("gantool: 2 processes (DistributedDataParallel), batch size 1 each, 2 in all") == 3
+    assert output.count("gantool: 2 processes (DistributedDataParallel), batch size 1 each, 2 in all") == 4  # 4 runs
     assert output.count("gantool: training finished; weights in ck/cycle_2x1/latest_net_*.pth") == 1
 
 
