@@ -83,7 +83,7 @@ def discriminator_spec(opt: argparse.Namespace) -> DiscriminatorSpec:
     return DiscriminatorSpec(netD=opt.netD, ndf=opt.ndf, n_layers_D=opt.n_layers_D, head=opt.D_head,
                              backbone=opt.D_backbone, backbone_weights=opt.D_backbone_weights,
                              freeze_backbone=opt.freeze_D_backbone, backbone_norm=opt.D_backbone_norm,
-                             image_size=opt.crop_size)
+                             image_size=opt.crop_size, norm_D=getattr(opt, "norm_D", "auto"))  # train.py only
 
 
 def build_recipe(opt: argparse.Namespace, device: torch.device):
@@ -131,6 +131,8 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     with distributed.main_first():  # the built-in dataset is generated once
         dataset = build_dataset(opt, log)
     recipe = build_recipe(opt, device)
+    if opt.lambda_r1 > 0 and "lambda_r1" not in inspect.signature(type(recipe).__init__).parameters:
+        raise GantoolError(f"--model {opt.model} has no R1 penalty; drop --lambda_r1")
     if opt.verbose:
         for name, net in recipe.networks.items():
             log(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters")
@@ -219,7 +221,7 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     if shipped_folder(opt.name) == folder:
         log(f"gantool: using the pretrained model shipped with gantool ({folder})")
     label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
-    paths = {name: os.path.join(folder, f"{label}_net_{name}.pth") for name in recipe.networks_to_load()}
+    paths = _test_checkpoints(recipe, folder, label, opt.ema)
     # gantool's own checkpoints carry their architecture (gantool.io.arch): rebuild from it, no --netG needed.
     arch_opt = options_from_checkpoints(opt, list(paths.values()), log)
     if arch_opt is not opt:
@@ -232,13 +234,28 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         save_options(opt, folder)
     batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
     dataset = build_dataset(opt, log) if batches is None else None
-    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}")
-    title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}"
+    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}" + ("_ema" if opt.ema else ""))
+    title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}" + (" (EMA)" if opt.ema else "")
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,
                   precision=opt.precision, channels_last=opt.channels_last, compile=opt.compile,
                   fixed_size=opt.preprocess in FIXED_SIZE_MODES and batches is None,
                   distribution=_test_distribution(opt, recipe, device, batches is not None, log))
+
+
+def _test_checkpoints(recipe, folder: str, label: str, ema: bool) -> dict:
+    """Network name -> the file test.py loads: ``<label>_net_<name>.pth``, or with ``--ema`` the generators'
+    averages ``<label>_net_<name>_ema.pth`` (one line when the run kept none)."""
+    names = recipe.networks_to_load()
+    averaged = [n for n in names if n in recipe.generator_names()] if ema else []
+    if ema and not averaged:
+        raise GantoolError("--ema loads the generators' averages, and this model has no generator; drop --ema")
+    paths = {n: os.path.join(folder, f"{label}_net_{n}{'_ema' if n in averaged else ''}.pth") for n in names}
+    missing = [paths[n] for n in averaged if not os.path.isfile(paths[n])]
+    if missing:
+        raise GantoolError(f"--ema: there is no {missing[0]}: the run was trained without --ema_decay (or saved no "
+                           f"average for --epoch {label}); drop --ema")
+    return paths
 
 
 def _test_distribution(opt: argparse.Namespace, recipe, device: torch.device, own_inputs: bool,

@@ -1,17 +1,17 @@
-"""GAN objectives (``--gan_mode``), the WGAN-GP gradient penalty, and CycleGAN's L1 terms.
+"""GAN objectives (``--gan_mode``), the WGAN-GP gradient penalty, the R1 penalty, and CycleGAN's L1 terms.
 
 Every loss here is computed in float32, whatever the dtype of its inputs: under bf16/fp16
 autocast a discriminator returns low-precision logits, and a mean over a large PatchGAN map
 (or a sigmoid near saturation) loses too much in 8-bit mantissas.
 """
 import dataclasses
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import UnknownNameError
+from .errors import GantoolError, UnknownNameError
 from .registry import Registry
 
 Prediction = Union[Tensor, Sequence[Tensor], Sequence[Sequence[Tensor]]]
@@ -138,20 +138,41 @@ class GANLoss(nn.Module):
         target_real_label: target for real images in ``vanilla`` / ``lsgan`` (for example 0.9
             for one-sided label smoothing). Ignored by ``wgangp`` and ``hinge``.
         target_fake_label: target for fake images in ``vanilla`` / ``lsgan``.
+        lambda_r1: the R1 weight gamma (``--lambda_r1``): :meth:`penalty` adds :func:`r1_penalty` on the real
+            images, with any ``gan_mode``; 0 (the default): none.
+        r1_every: R1 is lazy (StyleGAN2): computed on every ``r1_every``-th update of each discriminator and
+            multiplied by ``r1_every`` then (``--r1_every``).
 
     The labels are non-persistent buffers: they follow ``.to(device)`` but stay out of
-    ``state_dict()``, so checkpoints keep the classic key names.
+    ``state_dict()``, so checkpoints keep the classic key names. R1's lazy schedule (each discriminator's update
+    count) is :meth:`r1_state`, which recipes keep in their ``extra_state`` for an exact resume.
     """
 
     real_label: Tensor
     fake_label: Tensor
 
-    def __init__(self, gan_mode: str, target_real_label: float = 1.0, target_fake_label: float = 0.0):
+    def __init__(self, gan_mode: str, target_real_label: float = 1.0, target_fake_label: float = 0.0,
+                 lambda_r1: float = 0.0, r1_every: int = 16):
         super().__init__()
+        if lambda_r1 < 0:
+            raise GantoolError(f"--lambda_r1 must not be negative, got {lambda_r1}")
+        if r1_every < 1:
+            raise GantoolError(f"--r1_every must be 1 or more, got {r1_every}")
         self.gan_mode = gan_mode
         self.objective: Objective = GAN_MODES.get(gan_mode)
+        self.lambda_r1, self.r1_every = float(lambda_r1), int(r1_every)
+        #: discriminator -> penalty calls so far (R1's lazy schedule), in the order the discriminators were first seen
+        self._r1_counts: Dict[nn.Module, int] = {}
+        #: counts restored from a saved state, handed to the discriminators in the order they are first seen again
+        self._r1_restored: List[int] = []
         self.register_buffer("real_label", torch.tensor(float(target_real_label)), persistent=False)
         self.register_buffer("fake_label", torch.tensor(float(target_fake_label)), persistent=False)
+
+    @property
+    def needs_double_backward(self) -> bool:
+        """Whether :meth:`penalty` differentiates D's input gradient (WGAN-GP, R1): a pass that calls it cannot be
+        compiled (compiled graphs do not support double backward), and it cannot run without autograd."""
+        return self.objective.gradient_penalty or self.lambda_r1 > 0
 
     def forward(self, prediction: Prediction, target_is_real: bool, for_discriminator: bool = True) -> Tensor:
         """Loss of discriminator output(s) against the real or fake target.
@@ -174,14 +195,41 @@ class GANLoss(nn.Module):
         return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
 
     def penalty(self, netD: nn.Module, real: Tensor, fake: Tensor, lambda_gp: float) -> Optional[Tensor]:
-        """The critic's gradient penalty (:func:`gradient_penalty`, mixed points) where the objective has one,
-        else None. ``real`` and ``fake`` are what ``netD`` judged."""
-        if not self.objective.gradient_penalty:
-            return None
-        return gradient_penalty(netD, real, fake, lambda_gp=lambda_gp)
+        """What regularises the discriminator's loss: the critic's gradient penalty (:func:`gradient_penalty`,
+        mixed points) where the objective has one, plus R1 where ``lambda_r1 > 0`` (:func:`r1_penalty` on
+        ``real`` times ``r1_every`` on every ``r1_every``-th call for ``netD``, starting with the first; a 0-dim
+        zero on the calls between). None where there is neither.
+
+        Call it once per update of ``netD``; ``real`` and ``fake`` ``(N, ...)`` are what ``netD`` judged.
+        Returns a 0-dim float32 tensor that trains ``netD`` (``create_graph=True``), or None.
+        """
+        terms = []
+        if self.objective.gradient_penalty:
+            terms.append(gradient_penalty(netD, real, fake, lambda_gp=lambda_gp))
+        if self.lambda_r1 > 0:
+            terms.append(self._lazy_r1(netD, real))
+        return sum(terms[1:], terms[0]) if terms else None
+
+    def _lazy_r1(self, netD: nn.Module, real: Tensor) -> Tensor:
+        if netD not in self._r1_counts:
+            self._r1_counts[netD] = self._r1_restored.pop(0) if self._r1_restored else 0
+        count = self._r1_counts[netD]
+        self._r1_counts[netD] = count + 1
+        if count % self.r1_every:
+            return real.new_zeros((), dtype=torch.float32)
+        return r1_penalty(netD, real, self.lambda_r1) * self.r1_every
+
+    def r1_state(self) -> dict:
+        """R1's lazy schedule: each discriminator's count of penalty calls, in the order first seen."""
+        return {"r1_counts": list(self._r1_counts.values()) + list(self._r1_restored)}
+
+    def load_r1_state(self, state: dict) -> None:
+        """Continue the schedule of :meth:`r1_state` (the discriminators take their counts in the same order)."""
+        self._r1_counts, self._r1_restored = {}, [int(c) for c in state["r1_counts"]]
 
     def extra_repr(self) -> str:
-        return f"gan_mode={self.gan_mode!r}"
+        r1 = f", lambda_r1={self.lambda_r1}, r1_every={self.r1_every}" if self.lambda_r1 > 0 else ""
+        return f"gan_mode={self.gan_mode!r}{r1}"
 
 
 _PENALTY_KINDS = ("real", "fake", "mixed")
@@ -231,6 +279,24 @@ def gradient_penalty(netD: nn.Module, real: Tensor, fake: Tensor, kind: str = "m
     # The tiny offset keeps the norm's backward finite where a gradient is exactly zero (as in the classic code).
     norms = (grad + 1e-16).norm(2, dim=1)
     return ((norms - constant) ** 2).mean() * lambda_gp
+
+
+def r1_penalty(netD: nn.Module, real: Tensor, gamma: float) -> Tensor:
+    """R1 (Mescheder et al. 2018): ``gamma / 2 * mean_i ||grad_x D(x_i)||^2`` at the real images.
+
+    Args:
+        netD: the discriminator; its output may be a tensor of any shape (a PatchGAN's map) or a list of them
+            (multi-scale), all summed per sample before differentiating, as in :func:`gradient_penalty`.
+        real: real batch ``(N, ...)``; detached here (the penalty trains only the discriminator).
+        gamma: the weight.
+
+    Returns:
+        a 0-dim float32 tensor, differentiable w.r.t. ``netD``'s parameters (``create_graph=True``).
+    """
+    points = real.detach().requires_grad_(True)
+    total = torch.stack([o.float().sum() for o in _flatten_predictions(netD(points))]).sum()
+    (grad,) = torch.autograd.grad(total, points, create_graph=True)
+    return grad.float().reshape(real.shape[0], -1).square().sum(1).mean() * (gamma / 2)
 
 
 def cycle_loss(reconstructed: Tensor, real: Tensor, weight: float) -> Tensor:

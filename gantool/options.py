@@ -117,6 +117,13 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=0.0002, help="initial learning rate")
     g.add_argument("--gan_mode", default="lsgan", help=f"adversarial objective: {_choices('gan_mode')}")
     g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight for --gan_mode wgangp")
+    g.add_argument("--lambda_r1", type=float, default=0.0,
+                   help="R1 penalty weight gamma on real images (gamma/2 * E|grad D(x)|^2), any --gan_mode; 0: none")
+    g.add_argument("--r1_every", type=int, default=16,
+                   help="lazy R1: computed every this many discriminator updates, weighted by it then")
+    g.add_argument("--diffaug", default="",
+                   help="DiffAugment policies for every discriminator input in training, e.g. "
+                        "color,translation,cutout; empty: none")
     g.add_argument("--pool_size", type=int, default=50, help="image history buffer size; 0: none")
     g.add_argument("--lr_policy", default="linear", choices=["linear", "step", "plateau", "cosine"],
                    help="learning rate schedule")
@@ -134,6 +141,13 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--keep_best", default="",
                    help="keep best_net_*.pth of the best validated epoch by this score: fid, kid, l1, psnr, ssim "
                         "(or accuracy/mIoU for --model classifier/segmenter)")
+    g = parser.add_argument_group("stabilisers (EMA, spectral norm)")
+    g.add_argument("--ema_decay", type=float, default=0.0,
+                   help="keep an exponential moving average of each generator with this decay (e.g. 0.999), saved "
+                        "as <epoch>_net_<G>_ema.pth and scored by validation; test.py --ema uses it. 0: none")
+    g.add_argument("--norm_D", default="auto",
+                   help="discriminator normalisation: auto (the recipe's: --norm for PatchGANs, BatchNorm for dcgan, "
+                        "none for gan) or spectral (spectral norm on every conv/linear layer, no norm layers)")
 
 
 def _test_options(parser: argparse.ArgumentParser) -> None:
@@ -148,6 +162,8 @@ def _test_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--phase", default="test", help="train, val, test, ...")
     g.add_argument("--eval", action="store_true", help="networks in eval mode (dropout off, batch-norm running stats)")
     g.add_argument("--num_test", type=float, default=float("inf"), help="how many test images (default: all)")
+    g.add_argument("--ema", action="store_true",
+                   help="load the generators' moving average, <epoch>_net_<G>_ema.pth (trained with --ema_decay)")
     # Test images keep one size: load_size follows crop_size unless given.
     parser.set_defaults(load_size=256)
 
@@ -227,6 +243,7 @@ def _check_names(opt: argparse.Namespace) -> None:
     """Look every registry name up now, so a typo is reported before any work starts."""
     from .losses import GAN_MODES
     from .networks import DISCRIMINATORS, GENERATORS, get_norm_layer
+    from .networks.builders import check_norm_D
     from .networks.norm import INITS
 
     GENERATORS.get(opt.netG)
@@ -235,6 +252,7 @@ def _check_names(opt: argparse.Namespace) -> None:
     get_norm_layer(opt.norm)
     if opt.is_train:
         GAN_MODES.get(opt.gan_mode)
+        check_norm_D(opt.norm_D)
 
 
 def _check(opt: argparse.Namespace) -> None:
@@ -258,8 +276,17 @@ def _check(opt: argparse.Namespace) -> None:
                            f"{opt.val_freq} and {opt.val_max_images}")
     if opt.is_train and opt.val_dataroot is not None and not os.path.isdir(opt.val_dataroot):
         raise GantoolError(f"--val_dataroot {opt.val_dataroot} is not a folder")
+    if opt.is_train and not 0 <= opt.ema_decay < 1:
+        raise GantoolError(f"--ema_decay must be at least 0 and below 1 (e.g. 0.999; 0: no average), got {opt.ema_decay}")
     if opt.is_train and opt.lr <= 0:
         raise GantoolError(f"--lr must be positive, got {opt.lr}")
+    if opt.is_train:
+        from .ops.diffaug import parse_policy
+
+        parse_policy(opt.diffaug)  # an unknown policy: one line naming the valid ones
+        if opt.lambda_r1 < 0 or opt.r1_every < 1:
+            raise GantoolError(f"--lambda_r1 must not be negative and --r1_every must be 1 or more, got "
+                               f"{opt.lambda_r1} and {opt.r1_every}")
     if not opt.is_train and opt.num_test <= 0:
         raise GantoolError(f"--num_test must be positive, got {opt.num_test}")
     if opt.max_dataset_size <= 0:

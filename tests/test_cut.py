@@ -87,8 +87,12 @@ def toy_root(tmp_path):
 def test_cut_and_fastcut_train_test_and_resume(toy_root, tmp_path):
     common = ["--model", "cut", "--dataroot", toy_root, "--checkpoints_dir", str(tmp_path), *TINY_TRAIN,
               "--num_patches", "16", "--nce_layers", "0,4,8", "--seed", "5", "--precision", "fp32"]
-    assert cli.train_main(common + ["--name", "cut"]) == 0
+    # With the stabilisers that every GAN recipe takes (DiffAugment, lazy R1, EMA, spectral norm).
+    assert cli.train_main(common + ["--name", "cut", "--diffaug", "color,translation", "--lambda_r1", "0.5",
+                                    "--r1_every", "2", "--ema_decay", "0.9", "--norm_D", "spectral"]) == 0
     run = tmp_path / "cut"
+    assert (run / "latest_net_G_ema.pth").is_file()
+    assert "parametrizations.weight.original" in "".join(torch.load(run / "latest_net_D.pth", weights_only=True))
     for f in ("latest_net_G.pth", "latest_net_G.json", "latest_net_D.pth", "latest_net_F.pth", "latest_state.pth"):
         assert (run / f).is_file(), f
     log = (run / "loss_log.txt").read_text()

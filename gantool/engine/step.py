@@ -14,7 +14,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..errors import GantoolError
+from ..io.files import unwrap
 from ..models.base import Recipe
+from ..ops.diffaug import diff_augment, parse_policy
 from .nan_guard import NanGuard
 from .precision import Precision, resolve_precision
 
@@ -88,6 +91,29 @@ class StepRunner:
             mode = "reduce-overhead" if self.device.type == "cuda" else None
             recipe.compile_passes(lambda fn: torch.compile(fn, fullgraph=True, dynamic=False, mode=mode))
         self._compile_pending = self.compiled  # the first step compiles: its time is reported
+
+    def augment_discriminators(self, recipe: Recipe, policy: str) -> None:
+        """DiffAugment (``--diffaug``, ``ops/diffaug.py``): from now on every call of the recipe's discriminators
+        augments its input first, real and fake alike, with new random parameters per call and per sample.
+
+        A forward pre-hook on each discriminator inside its wrappers (DDP, torch.compile), so the state-dict keys
+        stay the same. It acts only in train mode: validation and test (eval mode, no D calls) never see it.
+        ``policy`` is a comma-separated list such as ``"color,translation,cutout"``; empty: nothing.
+        """
+        names = parse_policy(policy)
+        if not names:
+            return
+        if not recipe.discriminator_names():
+            raise GantoolError("--diffaug augments what a discriminator sees, and this model has none")
+
+        def augment(module: nn.Module, args: Tuple[object, ...]) -> Optional[Tuple[object, ...]]:
+            if not module.training:
+                return None
+            return (diff_augment(args[0], names),) + tuple(args[1:])  # args[0]: (N, C, H, W) images
+
+        for name in recipe.discriminator_names():
+            unwrap(recipe.networks[name]).register_forward_pre_hook(augment)
+        self.log(f"gantool: DiffAugment {','.join(names)} on {', '.join(recipe.discriminator_names())}")
 
     def to_device(self, batch: Mapping[str, object]) -> Dict[str, object]:
         """The batch's tensors on the run's device, images (4-d) in the run's memory layout."""

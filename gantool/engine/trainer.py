@@ -5,6 +5,7 @@ and exact resume, and (through its :class:`StepRunner`) how a step runs: precisi
 the NaN policy, compiled and distributed networks. The recipe owns what one training step computes.
 It never looks at which model it runs.
 """
+import contextlib
 import math
 import os
 import random
@@ -22,6 +23,7 @@ from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..models.base import Recipe
 from ..viz.loss_log import LossLog
 from . import distributed
+from .ema import make_ema
 from .epoch_report import EpochReport
 from .interrupts import stop_signals
 from .nan_guard import NonFiniteLoss
@@ -58,6 +60,9 @@ class Trainer:
             last one; None: no validation.
         keep_best: a score (``fid``, ``kid``, ``psnr``, ``ssim``, ``l1``, or the recipe's own ``accuracy``...)
             whose best epoch is kept as ``best_net_<name>.pth``; empty: none.
+        ema_decay: > 0 keeps a moving average of every generator (``engine/ema.py``), updated after every
+            step, saved as ``<label>_net_<name>_ema.pth`` and in the state; validation scores the averages.
+        diffaug: DiffAugment policies (``"color,translation,cutout"``) on every discriminator's input; empty: none.
         Other arguments are the classic options of the same name; ``epoch_count=None`` means 1,
         or where ``--continue_train`` left off; ``max_iters > 0`` stops after that many images.
     """
@@ -71,7 +76,7 @@ class Trainer:
                  visualizer=None, log: Callable[[str], None] = print, eval_dataset=None, nan_policy: str = "stop",
                  precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
                  sync_batchnorm: bool = False, preprocess: str = "resize_and_crop", validator=None,
-                 val_freq: int = 0, keep_best: str = ""):
+                 val_freq: int = 0, keep_best: str = "", ema_decay: float = 0.0, diffaug: str = ""):
         self.recipe, self.dataset, self.run_dir = recipe, dataset, run_dir
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_threads, not serial_batches
         self.seed = seed
@@ -87,9 +92,13 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0
         self.steps = StepRunner(recipe.device, precision, channels_last, compile, nan_policy, log,
                                 fixed_size=preprocess in FIXED_SIZE_MODES)
+        # The generators' averages copy the plain networks; wrapping (DDP, compile) keeps their parameters.
+        self.ema = make_ema(recipe, ema_decay, self.steps.memory_format)
         # Under torchrun each trainable network is wrapped in DDP (gradients averaged over the processes).
         self.steps.prepare(recipe, distributed.ddp_wrapper(recipe.device, sync_batchnorm)
                            if distributed.is_active() else None)
+        # --diffaug: hooks on the discriminators, before the first step (compiled passes trace them too)
+        self.steps.augment_discriminators(recipe, diffaug)
         self.nan_guard = self.steps.nan_guard
         # On the CPU a host check costs nothing: look at every step; on a GPU only before printing or saving.
         self.check_every_step = recipe.device.type != "cuda"
@@ -134,6 +143,7 @@ class Trainer:
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "recipe": extra, "rng": rng, "precision": self.steps.state_dict(),
             **({"best": self.best.state_dict()} if self.best else {}),
+            **({"ema": self.ema.state_dict()} if self.ema else {}),
             **({"ranks": ranks} if ranks else {}),
         }
 
@@ -147,6 +157,10 @@ class Trainer:
         for name, net in self.recipe.networks.items():
             label = os.path.join(self.run_dir, STATE_FILE) + f" [{name}]"
             fit_state(net, state["networks"][name], label, self.recipe.options_hint(name))
+        if self.ema is not None:
+            self.ema.load_state_dict(state.get("ema"), path, self.log)
+        elif state.get("ema"):
+            self.log(f"gantool: {path} holds generator averages; without --ema_decay they are dropped")
         # Schedulers first: creating one resets its optimizer's lr to the initial value, so the
         # optimizers' saved (decayed) lr must be loaded after them.
         self._make_schedulers(state["scheduler_epoch_count"])
@@ -177,8 +191,12 @@ class Trainer:
             self.last_saved = f"{STATE_FILE} at epoch {self.epoch}, image {self.epoch_iter}"
         if not distributed.is_main():
             return  # rank 0 alone writes files
-        for name, net in self.recipe.networks.items():
+        for name, net in self._saved_networks().items():
             save_network(net, os.path.join(self.run_dir, f"{label}_net_{name}.pth"))
+
+    def _saved_networks(self) -> Dict[str, torch.nn.Module]:
+        """What a checkpoint holds: the recipe's networks and the generators' averages (``G_A_ema``...)."""
+        return {**self.recipe.networks, **(self.ema.networks() if self.ema else {})}
 
     def _resume(self) -> int:
         """Load what ``--continue_train`` asks for; returns the number of images of this epoch to skip."""
@@ -199,6 +217,8 @@ class Trainer:
                                f"{self.load_epoch}_net_*.pth); drop --continue_train to start afresh")
         for name, net in self.recipe.networks.items():
             load_network(net, files[name], self.recipe.options_hint(name))
+        if self.ema is not None:
+            self.ema.load_files(self.run_dir, self.load_epoch, self.log)
         self.epoch = self.epoch_count or 1
         self._make_schedulers(self.epoch)
         self.log(f"gantool: loaded {self.load_epoch}_net_*.pth from {self.run_dir}; starting at epoch {self.epoch}")
@@ -207,7 +227,7 @@ class Trainer:
     # ----------------------------------------------------------------- loop
     def _step(self, batch: dict) -> dict:
         try:
-            return self.steps.train_step(self.recipe, batch)
+            losses = self.steps.train_step(self.recipe, batch)
         except ValueError as err:
             # Normalisation layers cannot work on a 1x1 map: the images are too small for the networks.
             if "spatial element" not in str(err):
@@ -215,6 +235,9 @@ class Trainer:
             size = "x".join(str(s) for s in next(v for v in batch.values() if torch.is_tensor(v)).shape[-2:])
             raise GantoolError(f"{size} images are too small for these networks (a layer's output shrank to 1x1); "
                                "use a larger --crop_size (32 or more for --netD basic) or --netD pixel") from None
+        if self.ema is not None:
+            self.ema.update()  # on the device, no host sync
+        return losses
 
     def fit(self) -> None:
         """Train until the last epoch (or ``max_iters``), saving and logging on the way."""
@@ -377,9 +400,11 @@ class Trainer:
         # Scores before saving the state: the best score so far is part of it.
         scores = self.report.write(self.epoch, loss_log, note)
         if self.validation is not None:
-            scores.update(self.validation.after_epoch(self.epoch, last_epoch, loss_log))
+            # With --ema_decay the averages are scored: they are what test.py --ema translates with.
+            with self.ema.swapped_in() if self.ema else contextlib.nullcontext():
+                scores.update(self.validation.after_epoch(self.epoch, last_epoch, loss_log))
         if self.best is not None and distributed.is_main():
-            self.best.consider(self.epoch, scores, self.recipe.networks)
+            self.best.consider(self.epoch, scores, self._saved_networks())
         self.save("latest", with_state=True)
         if self.epoch % self.save_epoch_freq == 0:
             self.save(str(self.epoch), with_state=False)
@@ -391,6 +416,8 @@ class Trainer:
         if self.validation is not None:
             self.validation.prepare()
             available += self.validation.validator.metrics
+            if self.ema is not None:
+                self.log("gantool: validation scores the generators' moving averages (--ema_decay)")
         if self.eval_dataset is not None:
             available += list(getattr(self.recipe, "score_names", {}).values())
         if self.best is not None and distributed.is_main():

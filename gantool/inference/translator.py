@@ -33,23 +33,33 @@ CLASSIC_ARCH = {"input_nc": 3, "output_nc": 3, "ngf": 64, "netG": "resnet_9block
 ImageLike = Union[Image.Image, np.ndarray, Tensor]
 
 
-def resolve_checkpoint(path_or_name: str, epoch: str = "latest") -> str:
+def resolve_checkpoint(path_or_name: str, epoch: str = "latest", ema: bool = False) -> str:
     """A generator ``.pth`` from a file, a checkpoint folder or the name of a shipped model.
 
-    A folder gives ``<epoch>_net_G.pth``, else ``<epoch>_net_G_A.pth`` (a CycleGAN run's A -> B).
+    A folder gives ``<epoch>_net_G.pth``, else ``<epoch>_net_G_A.pth`` (a CycleGAN run's A -> B). ``ema``: the
+    generator's moving average instead (``train.py --ema_decay``): ``<epoch>_net_G_ema.pth`` ..., or for a
+    file ``x.pth`` its ``x_ema.pth``.
     """
     path = path_or_name
     if not os.path.exists(path):
         path = shipped_folder(path_or_name) or path
+    suffix = "_ema" if ema else ""
     if os.path.isdir(path):
-        for candidate in (f"{epoch}_net_G.pth", f"{epoch}_net_G_A.pth"):
+        candidates = (f"{epoch}_net_G{suffix}.pth", f"{epoch}_net_G_A{suffix}.pth")
+        for candidate in candidates:
             if os.path.isfile(os.path.join(path, candidate)):
                 return os.path.join(path, candidate)
-        raise GantoolError(f"{path} has no {epoch}_net_G.pth or {epoch}_net_G_A.pth; name the .pth file")
+        untrained = " (was it trained with --ema_decay?)" if ema else ""
+        raise GantoolError(f"{path} has no {' or '.join(candidates)}{untrained}; name the .pth file")
     if not os.path.isfile(path):
         shipped = ", ".join(shipped_names()) or "none"
         raise GantoolError(f"{path_or_name} is neither a checkpoint file, nor a folder, nor a shipped model "
                            f"(shipped: {shipped})")
+    if ema and not path.endswith("_ema.pth"):
+        average = path[:-len(".pth")] + "_ema.pth" if path.endswith(".pth") else path + "_ema"
+        if not os.path.isfile(average):
+            raise GantoolError(f"there is no {average}: its run was trained without --ema_decay; drop ema=True")
+        path = average
     return path
 
 
@@ -105,19 +115,21 @@ class Translator:
 
     @classmethod
     def load(cls, checkpoint: str, device: str = "auto", *, eval_mode: bool = False, tile: Optional[int] = None,
-             overlap: int = 32, batch_size: int = 8, epoch: str = "latest", **arch) -> "Translator":
+             overlap: int = 32, batch_size: int = 8, epoch: str = "latest", ema: bool = False,
+             **arch) -> "Translator":
         """Load a generator from a ``.pth`` file, a checkpoint folder or a shipped model's name.
 
         gantool's checkpoints carry their architecture (a ``.json`` side file); a classic file needs its
         options as keyword arguments (``netG``, ``ngf``, ``norm``, ``use_dropout``, ``input_nc``,
         ``output_nc``; defaults: the classic CycleGAN generator, resnet_9blocks with ngf 64). Keyword
-        arguments that contradict a side file are ignored with a warning.
+        arguments that contradict a side file are ignored with a warning. ``ema=True`` loads the generator's
+        moving average (``<epoch>_net_G_A_ema.pth`` ..., saved by ``train.py --ema_decay``).
         """
         unknown = set(arch) - set(CLASSIC_ARCH)
         if unknown:
             raise GantoolError(f"unknown generator option(s) {', '.join(sorted(unknown))}; "
                                f"use {', '.join(CLASSIC_ARCH)}")
-        path = resolve_checkpoint(checkpoint, epoch)
+        path = resolve_checkpoint(checkpoint, epoch, ema)
         record = read_arch(path)
         saved = GeneratorArch(**{**CLASSIC_ARCH, **arch}) if record is None else arch_from_record(record)
         if not isinstance(saved, GeneratorArch):

@@ -99,8 +99,8 @@ class CUT(Recipe):
                  beta2: float = 0.999, lambda_GAN: float = 1.0, lambda_NCE: Optional[float] = 1.0,
                  nce_idt: Optional[bool] = True, nce_T: float = 0.07,
                  nce_includes_all_negatives_from_minibatch: bool = False,
-                 flip_equivariance: Optional[bool] = False, lambda_gp: float = 10.0,
-                 discriminator: DiscriminatorSpec = DiscriminatorSpec()):
+                 flip_equivariance: Optional[bool] = False, lambda_gp: float = 10.0, lambda_r1: float = 0.0,
+                 r1_every: int = 16, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
         super().__init__(device, is_train)
         G = define_G(input_nc, output_nc, ngf, netG, norm, not no_dropout, init_type, init_gain)
         self.networks["G"] = G.to(device)
@@ -114,7 +114,7 @@ class CUT(Recipe):
             raise GantoolError(f"--nce_T must be positive, got {nce_T}")
         self.networks["F"] = F.to(device)
         self.networks["D"] = discriminator.build(output_nc, norm, init_type, init_gain).to(device)
-        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.gan_loss = GANLoss(gan_mode, lambda_r1=lambda_r1, r1_every=r1_every).to(device)
         self.lambda_gp, self.lambda_GAN, self.nce_T = lambda_gp, lambda_GAN, nce_T
         self.lambda_NCE = 1.0 if lambda_NCE is None else lambda_NCE
         self.nce_idt = bool(nce_idt) and self.lambda_NCE > 0
@@ -187,6 +187,13 @@ class CUT(Recipe):
         losses = {"G_GAN": loss_G_GAN, "NCE": loss_NCE, "NCE_Y": loss_NCE_Y, "D_real": loss_D_real,
                   "D_fake": loss_D_fake}
         return {k: v.detach() for k, v in losses.items()}
+
+    def extra_state(self) -> dict:
+        return {"gan_loss": self.gan_loss.r1_state()} if self.is_train else {}  # the lazy R1 counter
+
+    def load_extra_state(self, state: dict) -> None:
+        if "gan_loss" in state:
+            self.gan_loss.load_r1_state(state["gan_loss"])
 
     @torch.no_grad()
     def test_step(self, batch: Mapping[str, Tensor]) -> Dict[str, Tensor]:

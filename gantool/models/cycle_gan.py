@@ -42,8 +42,8 @@ class CycleGAN(Recipe):
                  netG: str = "resnet_9blocks", norm: str = "instance", no_dropout: bool = True,
                  init_type: str = "normal", init_gain: float = 0.02, gan_mode: str = "lsgan", pool_size: int = 50,
                  lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999, lambda_A: float = 10.0,
-                 lambda_B: float = 10.0, lambda_identity: float = 0.5, lambda_gp: float = 10.0, seed: int = 0,
-                 discriminator: DiscriminatorSpec = DiscriminatorSpec()):
+                 lambda_B: float = 10.0, lambda_identity: float = 0.5, lambda_gp: float = 10.0, lambda_r1: float = 0.0,
+                 r1_every: int = 16, seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
         super().__init__(device, is_train)
         g = dict(ngf=ngf, netG=netG, norm=norm, use_dropout=not no_dropout, init_type=init_type, init_gain=init_gain)
         self.networks["G_A"] = define_G(input_nc, output_nc, **g).to(device)
@@ -56,7 +56,7 @@ class CycleGAN(Recipe):
                                "pass --lambda_identity 0")
         self.networks["D_A"] = discriminator.build(output_nc, norm, init_type, init_gain).to(device)
         self.networks["D_B"] = discriminator.build(input_nc, norm, init_type, init_gain).to(device)
-        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.gan_loss = GANLoss(gan_mode, lambda_r1=lambda_r1, r1_every=r1_every).to(device)
         self.lambda_gp = lambda_gp
         self.lambda_A, self.lambda_B, self.lambda_identity = lambda_A, lambda_B, lambda_identity
         self.pool_A, self.pool_B = ImagePool(pool_size, seed=seed), ImagePool(pool_size, seed=seed + 1)
@@ -112,8 +112,8 @@ class CycleGAN(Recipe):
         return fake_B, rec_A, fake_A, rec_B, idt_A, idt_B
 
     def passes_to_compile(self) -> List[str]:
-        # The gradient penalty differentiates twice, which compiled graphs do not support: D stays eager then.
-        return ["generator_losses"] + ([] if self.gan_loss.objective.gradient_penalty else ["discriminator_losses"])
+        # The penalties (WGAN-GP, R1) differentiate twice, which compiled graphs do not support: D stays eager then.
+        return ["generator_losses"] + ([] if self.gan_loss.needs_double_backward else ["discriminator_losses"])
 
     def generator_losses(self, real_A: Tensor, real_B: Tensor) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """The generators' passes and losses (the discriminators judge, frozen): ``(losses, images)``, losses
@@ -181,11 +181,14 @@ class CycleGAN(Recipe):
         return visuals
 
     def extra_state(self) -> dict:
-        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
+        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict(),
+                "gan_loss": self.gan_loss.r1_state()}
 
     def load_extra_state(self, state: dict) -> None:
         self.pool_A.load_state_dict(state["pool_A"], self.device)
         self.pool_B.load_state_dict(state["pool_B"], self.device)
+        if "gan_loss" in state:  # R1's lazy schedule (states saved before it lack it)
+            self.gan_loss.load_r1_state(state["gan_loss"])
 
 
 def _halves(prediction, n: int):

@@ -41,12 +41,16 @@ class DCGAN(UnconditionalGAN):
                  crop_size: int = 32, input_nc: int = 1, ngf: int = 64, init_type: str = "normal",
                  init_gain: float = 0.02, gan_mode: str = "vanilla", lambda_gp: float = 10.0,
                  n_critic: Optional[int] = 1, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999,
-                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
+                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec(), lambda_r1: float = 0.0,
+                 r1_every: int = 16):
         self.ngf, self.ndf, self.init_type, self.init_gain = ngf, discriminator.ndf, init_type, init_gain
         # WGAN-GP penalises each sample's gradient; BatchNorm would couple the samples (Gulrajani et al., sec. 4).
         self.d_norm = GAN_MODES.get(gan_mode).critic_norm("batch")
+        if discriminator.norm_D == "spectral":
+            self.d_norm = "spectral"  # no BatchNorm; a bias and spectral normalisation on every conv
         super().__init__(device, is_train, latent_dim, img_size, crop_size, input_nc, gan_mode, lambda_gp,
-                         n_critic, lr, beta1, beta2, seed, discriminator=discriminator)
+                         n_critic, lr, beta1, beta2, seed, discriminator=discriminator, lambda_r1=lambda_r1,
+                         r1_every=r1_every)
 
     def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module]]:
         G, D = define_dcgan(self.latent_dim, self.input_nc, self.img_size, self.ngf, self.ndf, self.d_norm,

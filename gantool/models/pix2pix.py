@@ -58,7 +58,8 @@ class Pix2Pix(Recipe):
                  netG: str = "unet_256", norm: str = "batch", no_dropout: bool = False, init_type: str = "normal",
                  init_gain: float = 0.02, gan_mode: str = "vanilla", pool_size: int = 0, lr: float = 2e-4,
                  beta1: float = 0.5, beta2: float = 0.999, lambda_L1: float = 100.0, lambda_gp: float = 10.0,
-                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
+                 lambda_r1: float = 0.0, r1_every: int = 16, seed: int = 0,
+                 discriminator: DiscriminatorSpec = DiscriminatorSpec()):
         super().__init__(device, is_train)
         self.check_channels(input_nc, output_nc)
         self.networks["G"] = define_G(input_nc, output_nc, ngf, netG, norm, not no_dropout, init_type,
@@ -67,7 +68,7 @@ class Pix2Pix(Recipe):
             return
         # Conditional D: it sees the input next to the (real or generated) output.
         self.networks["D"] = discriminator.build(input_nc + output_nc, norm, init_type, init_gain).to(device)
-        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.gan_loss = GANLoss(gan_mode, lambda_r1=lambda_r1, r1_every=r1_every).to(device)
         self.lambda_gp, self.lambda_L1 = lambda_gp, lambda_L1
         self.pool = ImagePool(pool_size, seed=seed)  # 0 (the default): D sees the current fake only
         self.make_optimizer("G", self.networks["G"].parameters(), lr, (beta1, beta2))
@@ -87,6 +88,7 @@ class Pix2Pix(Recipe):
         return visuals
 
     def passes_to_compile(self) -> List[str]:
+        # The penalties (WGAN-GP, R1: double backward) run eagerly in training_step, outside these passes.
         return ["generate", "discriminator_losses", "generator_losses"]
 
     def generate(self, real_A: Tensor) -> Tensor:
@@ -141,8 +143,10 @@ class Pix2Pix(Recipe):
         return self.make_visuals(real_A, self.translate(self.networks["G"], real_A), real_B)
 
     def extra_state(self) -> dict:
-        return {"pool": self.pool.state_dict()} if self.is_train else {}
+        return {"pool": self.pool.state_dict(), "gan_loss": self.gan_loss.r1_state()} if self.is_train else {}
 
     def load_extra_state(self, state: dict) -> None:
         if "pool" in state:
             self.pool.load_state_dict(state["pool"], self.device)
+        if "gan_loss" in state:  # R1's lazy schedule (states saved before it lack it)
+            self.gan_loss.load_r1_state(state["gan_loss"])

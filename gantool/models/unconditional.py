@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..losses import GAN_MODES, GANLoss
-from ..networks import DiscriminatorSpec
+from ..networks import DiscriminatorSpec, spectral_normalise
 from ..viz.images import make_grid_image
 from .base import Recipe, Update
 
@@ -35,8 +35,10 @@ class UnconditionalGAN(Recipe):
         crop_size: the size batches arrive at; must equal ``img_size``.
         input_nc: image channels.
         gan_mode, lambda_gp, n_critic: the adversarial objective and its settings.
+        lambda_r1, r1_every: the lazy R1 penalty on real images (``GANLoss``); 0: none.
         discriminator: the ``--netD`` spec (see ``networks.spec``); a backbone there replaces the recipe's
-            own discriminator, and ``ndf`` is DCGAN's discriminator width.
+            own discriminator, ``ndf`` is DCGAN's discriminator width, and ``norm_D="spectral"`` puts spectral
+            normalisation on the recipe's own discriminator instead of its normalisation layers.
         lr, beta1, beta2: Adam settings for both networks.
         seed: selects the fixed noise behind the training grids and the test samples.
 
@@ -77,7 +79,8 @@ class UnconditionalGAN(Recipe):
     def __init__(self, device: torch.device, is_train: bool, latent_dim: int = 100, img_size: int = 28,
                  crop_size: int = 28, input_nc: int = 1, gan_mode: str = "vanilla", lambda_gp: float = 10.0,
                  n_critic: Optional[int] = 1, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999,
-                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec()):
+                 seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec(), lambda_r1: float = 0.0,
+                 r1_every: int = 16):
         super().__init__(device, is_train)
         if latent_dim <= 0 or img_size <= 0:
             raise GantoolError(f"--latent_dim and --img_size must be positive, got {latent_dim} and {img_size}")
@@ -90,6 +93,9 @@ class UnconditionalGAN(Recipe):
             # --netD naming a backbone (resnet18, unet_seg...) replaces the recipe's own D; the classic names
             # keep it. BatchNorm as in DCGAN, none for WGAN-GP (its per-sample penalty), unless --D_backbone_norm.
             D = discriminator.build(input_nc, norm=GAN_MODES.get(gan_mode).critic_norm("batch"), image_size=img_size)
+        elif is_train and discriminator.norm_D == "spectral":
+            # --norm_D spectral on the recipe's own D (the MLP's linear layers; DCGAN's convs have it already).
+            D = spectral_normalise(D)
         self.networks["G"] = G.to(device)
         # The fixed noise behind every training grid: kept in the training state, so a resume shows the same z.
         self.fixed_z = torch.randn(GRID_SIZE, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
@@ -100,7 +106,7 @@ class UnconditionalGAN(Recipe):
         if n_critic < 1:
             raise GantoolError(f"--n_critic must be 1 or more, got {n_critic}")
         self.networks["D"] = D.to(device)
-        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.gan_loss = GANLoss(gan_mode, lambda_r1=lambda_r1, r1_every=r1_every).to(device)
         self.lambda_gp, self.n_critic = lambda_gp, n_critic
         self.make_optimizer("G", G.parameters(), lr, (beta1, beta2))
         self.make_optimizer("D", D.parameters(), lr, (beta1, beta2))
@@ -131,12 +137,12 @@ class UnconditionalGAN(Recipe):
     def _discriminator_loss(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:
         D = self.networks["D"]
         loss_real, loss_fake = self.discriminator_losses(real, fake)
-        if self.gan_loss.objective.label_loss:
-            # Halved as in the reference scripts, so D does not outpace G.
-            return 0.5 * (loss_real + loss_fake), real.new_zeros(())
-        penalty = self.gan_loss.penalty(D, real, fake, self.lambda_gp)
-        penalty = real.new_zeros(()) if penalty is None else penalty
-        return loss_real + loss_fake + penalty, penalty.detach()
+        # Label losses are halved as in the reference scripts, so D does not outpace G.
+        loss = 0.5 * (loss_real + loss_fake) if self.gan_loss.objective.label_loss else loss_real + loss_fake
+        penalty = self.gan_loss.penalty(D, real, fake, self.lambda_gp)  # WGAN-GP, R1 (eager: double backward)
+        if penalty is None:
+            return loss, real.new_zeros(())
+        return loss + penalty, penalty.detach()
 
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
@@ -188,12 +194,15 @@ class UnconditionalGAN(Recipe):
         return grids
 
     def extra_state(self) -> dict:
-        return {"fixed_z": self.fixed_z.cpu(), "step": self.step, "last_G": self.last_G.cpu()}
+        return {"fixed_z": self.fixed_z.cpu(), "step": self.step, "last_G": self.last_G.cpu(),
+                "gan_loss": self.gan_loss.r1_state()}
 
     def load_extra_state(self, state: dict) -> None:
         self.fixed_z = state["fixed_z"].to(self.device)
         self.step = int(state["step"])
         self.last_G = state["last_G"].to(self.device)
+        if "gan_loss" in state:  # R1's lazy schedule (states saved before it lack it)
+            self.gan_loss.load_r1_state(state["gan_loss"])
 
     # ----------------------------------------------------------------- testing
     def test_batches(self, num_test: float) -> List[Dict[str, object]]:

@@ -8,7 +8,7 @@ from ..ops.padding import crop_to, pad_to_multiple
 from . import patchgan, resnet_generator, unet_generator  # noqa: F401  (fill the registries)
 from . import backbone_discriminator  # noqa: F401  (--netD from the classifier and segmenter backbones)
 from .builders import build_from_arch, define_D, define_G
-from .norm import get_norm_layer, init_weights, mixes_samples
+from .norm import get_norm_layer, init_weights, mixes_samples, spectral_normalise
 from .registry import DISCRIMINATORS, GENERATORS
 from .spec import DiscriminatorSpec
 
@@ -22,6 +22,7 @@ __all__ = [
     "get_norm_layer",
     "init_weights",
     "mixes_samples",
+    "spectral_normalise",
     "pad_to_multiple",
     "crop_to",
 ]

@@ -15,7 +15,7 @@ import torch.nn as nn
 from ..backbones import CLASSIFIERS, FCN, UNet
 from ..errors import GantoolError
 from ..ops.padding import crop_to, pad_to_multiple
-from .norm import NormLayer, init_weights
+from .norm import NormLayer, init_weights, spectral_normalise
 from .registry import DISCRIMINATORS
 from .trunk import BACKBONE_NORMS, classifier_trunk, freeze, load_trunk_weights, set_trunk_norm
 
@@ -159,9 +159,7 @@ def build_backbone_discriminator(netD: str, input_nc: int, ndf: int = 64, norm: 
     for h in heads:
         init_weights(h, init_type, init_gain)
         if mode == "spectral":
-            for m in h.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.utils.parametrizations.spectral_norm(m)
+            spectral_normalise(h)
     return net
 
 

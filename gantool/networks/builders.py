@@ -3,10 +3,11 @@ from typing import Optional, Union
 
 import torch.nn as nn
 
+from ..errors import GantoolError
 from ..io.arch import Arch, DCGANGeneratorArch, GeneratorArch, MLPGeneratorArch, arch_from_record
 from .dcgan import DCGANGenerator
 from .mlp_gan import MLPGenerator
-from .norm import get_norm_layer, init_weights
+from .norm import D_NORMS, get_norm_layer, init_weights, spectral_normalise
 from .registry import DISCRIMINATORS, GENERATORS
 
 
@@ -80,6 +81,7 @@ def define_D(
     freeze_backbone: bool = False,
     backbone_norm: str = "auto",
     image_size: Optional[int] = None,
+    norm_D: str = "auto",
 ) -> nn.Module:
     """Build and initialise a discriminator, like the classic ``networks.define_D``.
 
@@ -100,6 +102,11 @@ def define_D(
             discriminators' options (``--D_head``, ``--D_backbone``, ``--D_backbone_weights``,
             ``--freeze_D_backbone``, ``--D_backbone_norm``, the training image size); the classic
             names ignore them. See ``backbone_discriminator.build_backbone_discriminator``.
+        norm_D: ``"auto"``: normalised by ``norm`` (the classic discriminator, the classic keys); ``"spectral"``
+            (``--norm_D spectral``): no normalisation layers, spectral normalisation on every conv and linear
+            layer instead (``norm.spectral_normalise``), a bias on every conv; for a backbone it is
+            ``backbone_norm="spectral"``. Its keys differ from the classic ones (``model.0.parametrizations.
+            weight.original``...).
 
     Returns:
         The discriminator on the CPU: (N, input_nc, H, W) -> (N, 1, H', W') raw logits
@@ -107,14 +114,31 @@ def define_D(
 
     Raises:
         UnknownNameError: for an unknown ``netD``, ``norm`` or ``init_type``; lists the choices.
+        GantoolError: for an unknown ``norm_D``, or ``norm_D="spectral"`` with another explicit ``backbone_norm``.
     """
     factory = DISCRIMINATORS.get(netD)
     norm_layer = get_norm_layer(norm)
+    check_norm_D(norm_D)
+    spectral = norm_D == "spectral"
     if getattr(factory, "backbone_options", False):
+        if spectral and backbone_norm not in ("auto", "spectral"):
+            raise GantoolError(f"--norm_D spectral and --D_backbone_norm {backbone_norm} contradict each other; "
+                               "drop one of them")
+        backbone_norm = "spectral" if spectral else backbone_norm
         # Initialises its new head only: the trunk keeps its architecture's (or loaded) weights.
         return factory(input_nc=input_nc, ndf=ndf, n_layers_D=n_layers_D, norm_layer=norm_layer, norm=norm,
                        head=head, backbone=backbone, backbone_weights=backbone_weights,
                        freeze_backbone=freeze_backbone, backbone_norm=backbone_norm, image_size=image_size,
                        init_type=init_type, init_gain=init_gain)
+    if spectral:
+        # The InstanceNorm layout gives every conv a bias (no norm follows it any more); the norms then go.
+        norm_layer = get_norm_layer("instance")
     net = factory(input_nc=input_nc, ndf=ndf, n_layers_D=n_layers_D, norm_layer=norm_layer)
-    return init_weights(net, init_type, init_gain)
+    net = init_weights(net, init_type, init_gain)
+    return spectral_normalise(net) if spectral else net
+
+
+def check_norm_D(norm_D: str) -> None:
+    """Raise one line listing the choices for an unknown ``--norm_D`` value."""
+    if norm_D not in D_NORMS:
+        raise GantoolError(f"unknown --norm_D '{norm_D}'; choose from: {', '.join(D_NORMS)}")

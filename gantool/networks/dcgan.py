@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..errors import GantoolError
 from ..io.arch import DCGANGeneratorArch
-from .norm import get_norm_layer, init_weights
+from .norm import get_norm_layer, init_weights, spectral_normalise
 
 MIN_SIZE, MAX_SIZE = 16, 256
 
@@ -74,21 +74,23 @@ class DCGANDiscriminator(nn.Module):
         ndf: filters of the first conv.
         norm_layer: normalisation after every conv but the first and last (``nn.BatchNorm2d`` in
             DCGAN; identity for a WGAN-GP critic, whose per-sample penalty BatchNorm would couple).
+        bias: a bias on every conv (DCGAN has none: BatchNorm's shift makes it redundant; spectral
+            normalisation keeps one).
 
     Shapes: (N, channels, img_size, img_size) -> (N, 1) raw logits.
     """
 
     def __init__(self, channels: int = 3, img_size: int = 64, ndf: int = 64,
-                 norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d):
+                 norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d, bias: bool = False):
         super().__init__()
         stages = _stages(img_size)
-        layers: List[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        layers: List[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, inplace=True)]
         width = ndf
         for stage in range(1, stages):  # each stage halves H and W
             out = ndf * _mult(stage)
-            layers += [nn.Conv2d(width, out, 4, 2, 1, bias=False), norm_layer(out), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [nn.Conv2d(width, out, 4, 2, 1, bias=bias), norm_layer(out), nn.LeakyReLU(0.2, inplace=True)]
             width = out
-        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
+        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=bias))
         self.main = nn.Sequential(*layers)
 
     def forward(self, img: Tensor) -> Tensor:
@@ -101,7 +103,8 @@ def define_dcgan(latent_dim: int, channels: int, img_size: int, ngf: int, ndf: i
 
     Args:
         latent_dim, channels, img_size, ngf, ndf: see the network classes.
-        d_norm: the discriminator's ``--norm`` name: ``batch`` (DCGAN), ``instance`` or ``none``.
+        d_norm: the discriminator's ``--norm`` name: ``batch`` (DCGAN), ``instance`` or ``none``; or ``spectral``
+            (``--norm_D spectral``): no normalisation layers, a bias and spectral normalisation on every conv.
         init_type, init_gain: see ``init_weights``.
         with_discriminator: False builds the generator only (test time).
 
@@ -111,5 +114,8 @@ def define_dcgan(latent_dim: int, channels: int, img_size: int, ngf: int, ndf: i
     G = init_weights(DCGANGenerator(latent_dim, channels, img_size, ngf), init_type, init_gain)
     if not with_discriminator:
         return G, None
+    if d_norm == "spectral":
+        D = DCGANDiscriminator(channels, img_size, ndf, get_norm_layer("none"), bias=True)
+        return G, spectral_normalise(init_weights(D, init_type, init_gain))
     D = DCGANDiscriminator(channels, img_size, ndf, get_norm_layer(d_norm))
     return G, init_weights(D, init_type, init_gain)

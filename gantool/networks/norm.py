@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch.nn as nn
 from torch.nn import init
+from torch.nn.utils import parametrize
 
 from ..registry import Registry
 
@@ -131,6 +132,39 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
             init.constant_(m.bias.data, 0.0)
 
     net.apply(init_module)
+    return net
+
+
+#: ``--norm_D`` values: ``auto`` keeps each recipe's classic discriminator normalisation (``--norm`` for the
+#: PatchGANs, BatchNorm for DCGAN, none for the MLP GAN); ``spectral`` replaces it by spectral normalisation
+D_NORMS = ("auto", "spectral")
+#: the layers ``spectral_normalise`` removes (batch norm in all its forms, instance, group and layer norm)
+NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+def spectral_normalise(net: nn.Module) -> nn.Module:
+    """Replace ``net``'s normalisation layers by spectral normalisation (Miyato et al. 2018), in place.
+
+    Every layer of ``NORM_LAYERS`` becomes ``nn.Identity`` (the module keeps its position, so the other keys
+    keep their indices) and every convolution (transposed too) and linear layer gets
+    ``torch.nn.utils.parametrizations.spectral_norm``: its weight is divided by an estimate of its largest
+    singular value, refined by one power iteration per forward pass in train mode. The weight's keys become
+    ``<layer>.parametrizations.weight.original`` (plus the power iteration's ``_u`` and ``_v``). Layers that
+    are normalised already are left alone, so calling it twice changes nothing.
+
+    Args:
+        net: a discriminator (or part of one), its weights initialised: the normalised weight starts from them.
+
+    Returns:
+        ``net`` itself (shapes unchanged).
+    """
+    for parent in list(net.modules()):
+        for child_name, child in list(parent.named_children()):
+            if isinstance(child, NORM_LAYERS):
+                setattr(parent, child_name, nn.Identity())
+    for m in list(net.modules()):
+        if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) and not parametrize.is_parametrized(m, "weight"):
+            nn.utils.parametrizations.spectral_norm(m)
     return net
 
 

@@ -1,10 +1,11 @@
 """Which discriminator a recipe builds, as one value: :class:`DiscriminatorSpec`.
 
 ``build.py`` makes it from the options (``--netD --ndf --n_layers_D --D_head --D_backbone
---D_backbone_weights --freeze_D_backbone --D_backbone_norm``, and ``--crop_size`` as the image size) and
+--D_backbone_weights --freeze_D_backbone --D_backbone_norm --norm_D``, and ``--crop_size`` as the image size) and
 hands it to every recipe with a discriminator, so that recipes neither repeat nor forward these options.
 Normalisation and initialisation are the recipe's (``--norm``, ``--init_type`` and ``--init_gain`` apply
-to its generator and discriminator alike, as in the classic toolkit).
+to its generator and discriminator alike, as in the classic toolkit), unless ``--norm_D spectral`` replaces
+the discriminator's normalisation layers by spectral normalisation.
 """
 import dataclasses
 from typing import Optional
@@ -27,6 +28,8 @@ class DiscriminatorSpec:
             options (``--D_head``, ``--D_backbone``, ``--D_backbone_weights``, ``--freeze_D_backbone``,
             ``--D_backbone_norm``); the PatchGANs ignore them.
         image_size: the training image size, which tells a backbone trunk whether its input is small.
+        norm_D: ``auto`` (the recipe's classic normalisation) or ``spectral`` (``--norm_D``: spectral
+            normalisation instead of normalisation layers, for every discriminator; see ``define_D``).
     """
 
     netD: str = "basic"
@@ -38,6 +41,7 @@ class DiscriminatorSpec:
     freeze_backbone: bool = False
     backbone_norm: str = "auto"
     image_size: Optional[int] = None
+    norm_D: str = "auto"
 
     @property
     def is_backbone(self) -> bool:

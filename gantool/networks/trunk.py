@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from ..backbones import build_classifier
 from ..errors import GantoolError
 from ..io.files import clean_state_dict, load_file
+from .norm import spectral_normalise
 
 #: ``--D_backbone_norm`` values; ``auto`` follows the recipe's ``--norm``.
 BACKBONE_NORMS = ("auto", "batch", "instance", "spectral", "none")
@@ -160,9 +161,7 @@ def set_trunk_norm(trunk: nn.Module, mode: str) -> None:
             # Without the norm a ReLU may meet a tensor still needed elsewhere (DenseNet's concatenation).
             m.inplace = False
     if mode == "spectral":
-        for m in list(trunk.modules()):
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                nn.utils.parametrizations.spectral_norm(m)
+        spectral_normalise(trunk)  # the same as --norm_D spectral does to the classic discriminators
 
 
 class FrozenBatchNorm2d(nn.BatchNorm2d):
