@@ -56,6 +56,7 @@ CASES = {
     "cycle_gan_128": ("cycle_gan", 128, 1, [], True),
     "cut_256": ("cut", 256, 1, [], True),  # CUT's step against CycleGAN's (the README's comparison)
     "cut_128": ("cut", 128, 1, [], True),
+    "fastcut_256": ("cut", 256, 1, ["--CUT_mode", "FastCUT"], True),
     "pix2pix_256": ("pix2pix", 256, 1, [], True),
     "dcgan_64": ("dcgan", 64, 64, [], True),
     "test_256": ("test", 256, 1, ["--no_dropout"], False),
