@@ -176,9 +176,9 @@ def test_batched_passes_are_chosen_per_device_and_precision():
     """Measured on the CPU: separate generator calls are a little faster in fp32, batched ones in bf16."""
     from gantool.engine.step import StepRunner
 
-    for precision, expected in (("fp32", False), ("bf16", True)):
+    for chosen, expected in (("fp32", False), ("bf16", True)):
         recipe = _cycle_gan(True)
-        StepRunner(CPU, precision, log=lambda m: None).prepare(recipe)
+        StepRunner(CPU, chosen, log=lambda m: None).prepare(recipe)
         assert recipe.batch_passes is expected
     recipe = CycleGAN(CPU, True, ngf=8, netG="resnet_6blocks", norm="batch", discriminator=D8)
     StepRunner(CPU, "bf16", log=lambda m: None).prepare(recipe)
