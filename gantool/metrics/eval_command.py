@@ -7,7 +7,7 @@
     gantool eval digits SAMPLES         digit-classifier scores and FID/KID of digit samples
     gantool eval --download             fetch the Inception weights for FID once (needs internet)
 
-REAL and FAKE are folders, globs or ``test.py`` results folders.
+REAL and FAKE are folders, globs or test.py results folders.
 """
 import argparse
 import os
