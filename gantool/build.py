@@ -265,18 +265,15 @@ def _test_distribution(opt: argparse.Namespace, recipe, device: torch.device, ow
     The real images are ``--metrics_real`` when given, else the dataset's own: the test split's target images
     as the test step shows them (``real_B`` of a CycleGAN), or for a recipe that makes its own inputs
     (``gan``, ``dcgan``) the split's images."""
-    from .metrics.distribution_eval import DISTRIBUTION_METRICS, PairCollector
+    from .metrics.distribution_eval import DISTRIBUTION_METRICS, PairCollector, metric_list
     from .metrics.image_sets import list_images
 
-    metrics = [m.strip().lower() for m in opt.metrics.split(",") if m.strip()]
-    bad = [m for m in metrics if m not in DISTRIBUTION_METRICS]
-    if bad:
-        raise GantoolError(f"--metrics: unknown metric {bad[0]!r}; choose from {', '.join(DISTRIBUTION_METRICS)} "
-                           "(paired L1/PSNR are reported whenever there is ground truth)")
-    if not metrics:
+    if not opt.metrics.strip():
         if opt.metrics_real:
             raise GantoolError("--metrics_real is for --metrics fid,kid; add --metrics")
         return None
+    metrics = metric_list(opt.metrics, DISTRIBUTION_METRICS, f"choose from {', '.join(DISTRIBUTION_METRICS)} "
+                          "(paired L1/PSNR are reported whenever there is ground truth)", "--metrics: ")
     pairs = [tuple(p) for p in recipe.distribution_pairs] or [("fake", "")]
     scorer = scorer_factory(opt, device, log)()
     real = {}

@@ -20,6 +20,15 @@ def write_images(folder, count, size=(16, 16), mode="RGB", seed=0, prefix="img")
         Image.fromarray(pixels).convert(mode).save(os.path.join(folder, f"{prefix}{i:03d}.png"))
 
 
+def small_builtin(tmp_path, n_train: int, n_test: int) -> str:
+    """The built-in day->night data at 32x32 in ``tmp_path/toy`` (its test split has ground truth); the root."""
+    from gantool.data.builtin import generate
+
+    root = str(tmp_path / "toy")
+    generate(root, size=32, n_train=n_train, n_test=n_test)
+    return root
+
+
 @pytest.fixture(scope="module")
 def single_thread():
     """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("single_thread")``):

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from conftest import TINY, TINY_TRAIN, run_cli
+from conftest import TINY, TINY_TRAIN, run_cli, small_builtin
 from gantool import cli
 from gantool.losses import patch_nce_loss
 from gantool.networks import define_G
@@ -77,11 +77,7 @@ def test_patch_sampler_is_built_eagerly_and_samples_the_same_places():
 
 @pytest.fixture
 def toy_root(tmp_path):
-    from gantool.data.builtin import generate
-
-    root = str(tmp_path / "toy")
-    generate(root, size=32, n_train=4, n_test=2)
-    return root
+    return small_builtin(tmp_path, n_train=4, n_test=2)
 
 
 def test_cut_and_fastcut_train_test_and_resume(toy_root, tmp_path):

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from conftest import TINY, TINY_TRAIN, run_cli
+from conftest import TINY, TINY_TRAIN, run_cli, small_builtin
 from gantool import Translator, cli
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -28,12 +28,7 @@ def _same(a, b):
 
 @pytest.fixture
 def truth_root(tmp_path):
-    """The built-in day->night data at 32x32 (its test split has ground truth), small."""
-    from gantool.data.builtin import generate
-
-    root = str(tmp_path / "toy")
-    generate(root, size=32, n_train=6, n_test=4)
-    return root
+    return small_builtin(tmp_path, n_train=6, n_test=4)
 
 
 def test_paired_validation_keeps_the_best_epoch_and_changes_nothing_else(truth_root, tmp_path):

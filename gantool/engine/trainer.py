@@ -399,7 +399,7 @@ class Trainer:
                  f"{self.total_iters} images in all); {lr_note}")
         # Scores before saving the state: the best score so far is part of it.
         scores = self.report.write(self.epoch, loss_log, note)
-        if self.validation is not None:
+        if self.validation is not None and self.validation.due(self.epoch, last_epoch):
             # With --ema_decay the averages are scored: they are what test.py --ema translates with.
             with self.ema.swapped_in() if self.ema else contextlib.nullcontext():
                 scores.update(self.validation.after_epoch(self.epoch, last_epoch, loss_log))

@@ -20,7 +20,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..errors import GantoolError
-from ..metrics.distribution_eval import DISTRIBUTION_METRICS, DistributionScorer, PairCollector, to_unit
+from ..metrics.distribution_eval import (DISTRIBUTION_METRICS, DistributionScorer, PairCollector, metric_list,
+                                         to_unit)
 from ..metrics.paired import paired_metrics
 from ..metrics.paired_eval import ssim
 from ..models.base import Recipe
@@ -35,13 +36,8 @@ def parse_metrics(text: str) -> Optional[List[str]]:
     """``--val_metrics``: ``auto`` (None: paired where there is truth, else FID/KID) or a comma list."""
     if text.strip().lower() == "auto":
         return None
-    metrics = [m.strip().lower() for m in text.split(",") if m.strip()]
     known = PAIRED_METRICS + DISTRIBUTION_METRICS
-    bad = [m for m in metrics if m not in known]
-    if bad or not metrics:
-        raise GantoolError(f"--val_metrics: unknown metric {bad[0] if bad else text!r}; choose from auto or a "
-                           f"list of {', '.join(known)}")
-    return metrics
+    return metric_list(text, known, f"choose from auto or a list of {', '.join(known)}", "--val_metrics: ")
 
 
 @contextlib.contextmanager

@@ -61,9 +61,13 @@ class ValidationLog:
                      f"{', '.join(metrics)}" + (f" (extractor {self.validator.scorer.name})"
                                                 if self.validator.scorer else ""))
 
+    def due(self, epoch: int, last_epoch: int) -> bool:
+        """Whether this process validates after ``epoch``: every ``val_freq`` epochs and after the last, on rank 0."""
+        return distributed.is_main() and (epoch % self.val_freq == 0 or epoch == last_epoch)
+
     def after_epoch(self, epoch: int, last_epoch: int, loss_log: LossLog) -> Dict[str, object]:
         """Validate when due; returns the scores (empty when not due, and on ranks > 0)."""
-        if not distributed.is_main() or (epoch % self.val_freq and epoch != last_epoch):
+        if not self.due(epoch, last_epoch):
             return {}
         import time
 

@@ -24,6 +24,16 @@ DISTRIBUTION_METRICS = ("fid", "kid")
 _CACHE_VERSION = 1
 
 
+def metric_list(text: str, allowed: Sequence[str], hint: str, prefix: str = "") -> List[str]:
+    """The metrics of a comma list such as ``"fid,kid"`` (lower case); an empty list or a name outside ``allowed``
+    raises ``"<prefix>unknown metric 'x'; <hint>"``."""
+    metrics = [m.strip().lower() for m in text.split(",") if m.strip()]
+    bad = [m for m in metrics if m not in allowed]
+    if bad or not metrics:
+        raise GantoolError(f"{prefix}unknown metric {bad[0] if bad else text!r}; {hint}")
+    return metrics
+
+
 def _cache_key(paths: Sequence[str], extractor: str) -> str:
     """A digest of the extractor and every file's path, size and modification time."""
     h = hashlib.sha256(f"gantool-features-v{_CACHE_VERSION}\n{extractor}\n".encode())

@@ -17,7 +17,7 @@ from typing import Callable, List
 import torch
 
 from ..errors import GantoolError
-from .distribution_eval import DISTRIBUTION_METRICS, DistributionScorer, format_scores, save_scores
+from .distribution_eval import DISTRIBUTION_METRICS, DistributionScorer, format_scores, metric_list, save_scores
 from .image_sets import image_sizes, list_images
 
 _USAGE = "gantool eval fid|kid|fid,kid|paired|digits ... , or gantool eval --download (gantool eval fid --help)"
@@ -57,14 +57,6 @@ def _distribution_parser(metrics: str) -> argparse.ArgumentParser:
     parser.add_argument("--kid_subset_size", type=int, default=1000, help="KID: images per subset")
     _extractor_options(parser)
     return parser
-
-
-def _parse_metrics(word: str) -> List[str]:
-    metrics = [m.strip().lower() for m in word.split(",") if m.strip()]
-    bad = [m for m in metrics if m not in DISTRIBUTION_METRICS]
-    if bad or not metrics:
-        raise GantoolError(f"unknown metric {bad[0] if bad else word!r}; {_USAGE}")
-    return metrics
 
 
 def distribution_main(metrics: List[str], argv: List[str], log: Callable[[str], None]) -> dict:
@@ -147,4 +139,4 @@ def eval_main(argv: List[str], log: Callable[[str], None] = print) -> None:
 
         digits_main(argv[1:], log)
     else:
-        distribution_main(_parse_metrics(argv[0]), argv[1:], log)
+        distribution_main(metric_list(argv[0], DISTRIBUTION_METRICS, _USAGE), argv[1:], log)
