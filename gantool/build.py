@@ -201,7 +201,7 @@ def build_validator(opt: argparse.Namespace, recipe, device: torch.device, log: 
                                     "max_dataset_size": opt.val_max_images})
     dataset = build_dataset(val_opt, _silent)
     return Validator(recipe, None, dataset, metrics, opt.val_max_images, opt.batch_size,
-                     scorer_factory(opt, device, log))
+                     scorer_factory(opt, device, log), keep_best=opt.keep_best)
 
 
 def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):

@@ -90,6 +90,15 @@ def test_best_score_survives_continue_train(truth_root, tmp_path):
     assert [r["epoch"] for r in _csv(tmp_path / "once" / "val_log.csv")] == ["1", "2", "3"]
 
 
+def test_keep_best_fid_adds_fid_to_the_automatic_metrics(truth_root, tmp_path):
+    """The README's `--val_freq 1 --keep_best fid` on data with ground truth: paired scores and FID."""
+    assert cli.train_main(["--dataroot", truth_root, "--checkpoints_dir", str(tmp_path), "--name", "f", *TINY_TRAIN,
+                           "--n_epochs", "1", "--n_epochs_decay", "0", "--keep_best", "fid", "--extractor", "toy_scenes"]) == 0
+    (row,) = _csv(tmp_path / "f" / "val_log.csv")
+    assert {"l1", "psnr", "ssim", "fid"} <= set(row) and "kid" not in row
+    assert json.loads((tmp_path / "f" / "best.json").read_text())["metric"] == "fid"
+
+
 def test_fid_validation_of_an_unconditional_gan(tmp_path):
     args = ["--model", "gan", "--checkpoints_dir", str(tmp_path), "--name", "g", "--n_epochs", "2",
             "--n_epochs_decay", "0", "--max_dataset_size", "256", "--display_id", "0", "--val_freq", "1",
@@ -130,7 +139,7 @@ def test_test_py_metrics_fid_kid_into_metrics_json_and_page(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--keep_best", "fid"], "--keep_best fid: this run reports l1, psnr, ssim"),
+    (["--keep_best", "accuracy"], "--keep_best accuracy: this run reports l1, psnr, ssim"),
     (["--val_metrics", "psnr,bogus"], "unknown metric 'bogus'"),
     (["--val_freq", "-1"], "--val_freq must not be negative"),
     (["--val_freq", "1", "--val_dataroot", "nowhere"], "--val_dataroot nowhere is not a folder"),

@@ -67,15 +67,17 @@ class Validator:
         metrics: the metrics to compute, or None for the automatic choice.
         max_images: at most this many images (generated samples for a recipe that makes its own inputs).
         batch_size: images per test step.
-        scorer: the FID/KID extractor (None: made on first need from ``make_scorer``).
-        make_scorer: builds the scorer when FID/KID are needed.
+        make_scorer: builds the FID/KID scorer when those are needed.
+        keep_best: ``--keep_best``; with the automatic choice, that metric is computed too (``--keep_best fid`` on
+            data with ground truth scores L1/PSNR/SSIM and FID).
     """
 
     def __init__(self, recipe: Recipe, steps: StepRunner, dataset, metrics: Optional[Sequence[str]], max_images: int,
-                 batch_size: int, make_scorer: Callable[[], DistributionScorer]):
+                 batch_size: int, make_scorer: Callable[[], DistributionScorer], keep_best: str = ""):
         self.recipe, self.steps, self.dataset = recipe, steps, dataset
         self.max_images, self.batch_size, self.make_scorer = max_images, batch_size, make_scorer
         self.requested = list(metrics) if metrics else None
+        self.keep_best = keep_best
         self.metrics: List[str] = []
         self.scorer: Optional[DistributionScorer] = None
         self._real: Dict[Tuple[str, str], object] = {}  # real features per pair: the split does not change
@@ -96,6 +98,8 @@ class Validator:
         paired = [p for p in self.recipe.metric_pairs if p[0] in visuals and p[1] in visuals]
         if self.requested is None:
             self.metrics = list(PAIRED_METRICS) if paired else list(DISTRIBUTION_METRICS)
+            if self.keep_best in DISTRIBUTION_METRICS and self.keep_best not in self.metrics:
+                self.metrics.append(self.keep_best)
         else:
             self.metrics = self.requested
             if any(m in PAIRED_METRICS for m in self.metrics) and not paired:
