@@ -23,6 +23,7 @@ from .io.arch import arch_options, format_arch_options, read_arch
 from .io.checkpoint import load_network
 from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
 from .models import MODELS
+from .models.optimizers import OptimizerSpec
 from .networks import DiscriminatorSpec
 from .options import format_options, save_options
 
@@ -90,8 +91,11 @@ def build_recipe(opt: argparse.Namespace, device: torch.device):
     """The ``--model`` recipe on ``device``, its networks freshly initialised."""
     cls = MODELS.get(opt.model)
     # Under torchrun, each process's image pools get their own seed and share of --pool_size.
-    return cls(**_matching(cls.__init__, opt, device=device, is_train=opt.is_train,
-                           discriminator=discriminator_spec(opt), **distributed.recipe_overrides(opt)))
+    recipe = cls(**_matching(cls.__init__, opt, device=device, is_train=opt.is_train,
+                             discriminator=discriminator_spec(opt), **distributed.recipe_overrides(opt)))
+    if opt.is_train:
+        recipe.use_optimizer(OptimizerSpec(opt.optimizer, opt.momentum, opt.weight_decay))
+    return recipe
 
 
 def run_dir(opt: argparse.Namespace) -> str:

@@ -90,6 +90,8 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_options(parser: argparse.ArgumentParser) -> None:
+    from .models.optimizers import OPTIMIZERS
+
     g = parser.add_argument_group("display")
     g.add_argument("--display_freq", type=int, default=400, help="iterations between visual updates")
     g.add_argument("--display_ncols", type=int, default=4, help="images per row in the dashboard")
@@ -115,6 +117,11 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
     g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
     g.add_argument("--lr", type=float, default=0.0002, help="initial learning rate")
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="adam (classic), adamw (decoupled decay), sgd or rmsprop; one kind for every network")
+    g.add_argument("--momentum", type=float, default=0.0, help="momentum of --optimizer sgd or rmsprop")
+    g.add_argument("--weight_decay", type=float, default=0.0,
+                   help="L2 weight decay (decoupled for adamw); 0: none")
     g.add_argument("--gan_mode", default="lsgan", help=f"adversarial objective: {_choices('gan_mode')}")
     g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight for --gan_mode wgangp")
     g.add_argument("--lambda_r1", type=float, default=0.0,
@@ -207,6 +214,10 @@ def parse(argv: Optional[List[str]] = None, is_train: bool = True) -> argparse.N
         # The dataset mode's built-in data sets short demo defaults; the recipe may refine them.
         parser.set_defaults(**dataset.builtin_defaults(is_train))
         parser.set_defaults(**recipe.demo_defaults(is_train))
+    preset = getattr(parser.parse_known_args(early)[0], "preset", None)
+    if preset:
+        known = {a.dest for a in parser._actions}  # a preset's training options mean nothing to test.py
+        parser.set_defaults(**{k: v for k, v in recipe.presets[preset].items() if k in known})
     # Defaults that follow other options' final values (e.g. --load_size from --img_size); explicit values win.
     first, _ = parser.parse_known_args(early)
     parser.set_defaults(**recipe.derived_defaults(first, is_train))
@@ -280,6 +291,10 @@ def _check(opt: argparse.Namespace) -> None:
         raise GantoolError(f"--ema_decay must be at least 0 and below 1 (e.g. 0.999; 0: no average), got {opt.ema_decay}")
     if opt.is_train and opt.lr <= 0:
         raise GantoolError(f"--lr must be positive, got {opt.lr}")
+    if opt.is_train:
+        from .models.optimizers import OptimizerSpec
+
+        OptimizerSpec(opt.optimizer, opt.momentum, opt.weight_decay)  # out-of-range settings: one line
     if opt.is_train:
         from .ops.diffaug import parse_policy
 

@@ -21,6 +21,7 @@ from ..errors import GantoolError, Interrupted
 from ..io.checkpoint import fit_state, load_network, save_network
 from ..io.files import atomic_save, load_file, remove_stale_temporaries, unwrap
 from ..models.base import Recipe
+from ..models.optimizers import check_optimizer_kinds
 from ..viz.loss_log import LossLog
 from . import distributed
 from .ema import make_ema
@@ -140,6 +141,7 @@ class Trainer:
             "networks": {k: {n: t.detach().cpu() for n, t in unwrap(v).state_dict().items()}
                          for k, v in self.recipe.networks.items()},
             "optimizers": {k: v.state_dict() for k, v in self.recipe.optimizers.items()},
+            "optimizer_kinds": {k: type(v).__name__ for k, v in self.recipe.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "recipe": extra, "rng": rng, "precision": self.steps.state_dict(),
             **({"best": self.best.state_dict()} if self.best else {}),
@@ -166,8 +168,10 @@ class Trainer:
         self._make_schedulers(state["scheduler_epoch_count"])
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
+        check_optimizer_kinds(state.get("optimizer_kinds"), self.recipe.optimizers, path)
         for name, opt in self.recipe.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+            self.recipe.optimizer_spec.reapply(opt)  # this run's --momentum/--weight_decay, not the saved ones
         own = _own_part(state, path)  # this process's random state and pools ({"rng", "recipe"})
         self.recipe.load_extra_state(own["recipe"])
         self.steps.load_state_dict(state.get("precision", {}))

@@ -11,22 +11,13 @@ from ..io.files import unwrap
 from ..metrics.labels import IGNORE_INDEX, ConfusionMatrix
 from ..ops.padding import crop_to, pad_to_multiple
 from ..registry import Registry
+from .optimizers import ADAM, OptimizerSpec
 
 MODELS = Registry("--model")
 
 #: ``update(optimizer_name, loss)``: backward ``loss`` and step that optimizer, as the run decides (precision,
 #: gradient scaler, ``--nan_policy``); a training step calls it once per optimizer, after zeroing its gradients
 Update = Callable[[str, Tensor], None]
-
-
-def make_adam(params, lr: float, betas: Tuple[float, float], device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where torch has one for ``device`` (one kernel for all tensors instead of
-    a loop over them), else the multi-tensor (foreach) version."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=device.type == "cuda")
 
 
 class Recipe:
@@ -60,6 +51,11 @@ class Recipe:
     eval_phase: Optional[str] = None
     #: what test.py says it did with the images ("translated 20 images")
     test_verb = "translated"
+    #: ``--preset`` name -> option defaults of a reference listing (a recipe that has presets adds ``--preset``);
+    #: they win over the built-in data's demo defaults, explicit options win over them
+    presets: Dict[str, Dict[str, object]] = {}
+    #: the optimiser ``make_optimizer`` builds (``use_optimizer`` changes it for one recipe)
+    optimizer_spec: OptimizerSpec = ADAM
 
     def __init__(self, device: torch.device, is_train: bool):
         self.device = device
@@ -121,9 +117,22 @@ class Recipe:
 
     def make_optimizer(self, name: str, params: Iterable[nn.Parameter], lr: float,
                        betas: Tuple[float, float]) -> torch.optim.Optimizer:
-        """Register Adam (fused where available) as ``optimizers[name]``; returns it."""
-        self.optimizers[name] = make_adam(params, lr, betas, self.device)
+        """Register the recipe's optimiser (``optimizer_spec``, Adam unless ``use_optimizer`` chose another)
+        over ``params`` as ``optimizers[name]``; returns it."""
+        self.optimizers[name] = self.optimizer_spec.make(params, lr, betas, self.device)
         return self.optimizers[name]
+
+    def use_optimizer(self, spec: OptimizerSpec) -> None:
+        """Train with ``spec`` (``--optimizer --momentum --weight_decay``): every optimiser made so far is
+        rebuilt over the same parameter groups and learning rates, and later ``make_optimizer`` calls use it.
+        Call before training starts (the optimisers' state is not carried over)."""
+        if spec == self.optimizer_spec:
+            return
+        self.optimizer_spec = spec
+        for name, old in self.optimizers.items():
+            groups = [{"params": g["params"], "lr": g["lr"]} for g in old.param_groups]
+            self.optimizers[name] = spec.make(groups, groups[0]["lr"],
+                                              old.param_groups[0].get("betas", (0.5, 0.999)), self.device)
 
     def passes_to_compile(self) -> List[str]:
         """Names of this recipe's forward-and-loss methods that ``--compile`` compiles whole (``fullgraph``):
