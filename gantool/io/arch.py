@@ -96,6 +96,9 @@ class MLPGeneratorArch(NoiseGeneratorArch):
     """The fully connected generator of ``--model gan``."""
 
     builder: ClassVar[str] = "mlp_gan"
+    option_names: ClassVar[Dict[str, str]] = {**NoiseGeneratorArch.option_names, "activation": "activation"}
+    hint_order: ClassVar[Tuple[str, ...]] = (*NoiseGeneratorArch.hint_order, "activation")
+    activation: str = "leaky_relu"  # side files written before --activation lack it: the classic LeakyReLU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +121,7 @@ def arch_from_record(record: Union[Arch, Dict[str, object]]) -> Arch:
         return record
     cls = ARCHITECTURES[record["builder"]]
     fields = [f.name for f in dataclasses.fields(cls)]
-    return cls(**{k: record["kwargs"][k] for k in fields})
+    return cls(**{k: record["kwargs"][k] for k in fields if k in record["kwargs"]})  # absent: the field's default
 
 
 def arch_path(pth_path: str) -> str:
@@ -152,7 +155,7 @@ def read_arch(pth_path: str) -> Optional[Dict[str, object]]:
     if not isinstance(arch, dict) or arch.get("builder") not in ARCHITECTURES or not isinstance(arch.get("kwargs"), dict):
         raise GantoolError(f"{path} is not gantool architecture metadata (builders: {', '.join(ARCHITECTURES)}); "
                            "delete it to pass the options explicitly")
-    fields = [f.name for f in dataclasses.fields(ARCHITECTURES[arch["builder"]])]
+    fields = [f.name for f in dataclasses.fields(ARCHITECTURES[arch["builder"]]) if f.default is dataclasses.MISSING]
     missing = [k for k in fields if k not in arch["kwargs"]]
     if missing:
         raise GantoolError(f"{path} lacks {', '.join(missing)}; delete it to pass the options explicitly")

@@ -3,9 +3,17 @@ from typing import Optional, Tuple
 
 import torch.nn as nn
 
-from ..networks.mlp_gan import MLPDiscriminator, MLPGenerator
+from ..networks.mlp_gan import DEFAULT_ACTIVATION, MLPDiscriminator, MLPGenerator
+from ..ops.activations import ACTIVATIONS
 from .base import MODELS
 from .unconditional import UnconditionalGAN
+
+#: PyTorch-GAN ``implementations/gan/gan.py``'s argparse defaults, under gantool's option names (``n_cpu`` is
+#: ``--num_threads``, ``b1/b2`` are ``--beta1/--beta2``, ``channels`` is ``--input_nc``), its constant learning
+#: rate (no decay epochs), its 5x5 grid of 25 samples and its generator-then-discriminator update order
+PYTORCH_GAN = {"n_epochs": 100, "n_epochs_decay": 0, "batch_size": 128, "lr": 0.0002, "beta1": 0.5,
+               "beta2": 0.999, "num_threads": 8, "latent_dim": 100, "img_size": 28, "input_nc": 1,
+               "sample_interval": 400, "sample_grid": 25, "update_order": "G_first", "gan_mode": "vanilla"}
 
 
 @MODELS.register("gan", "MLP GAN")
@@ -18,6 +26,13 @@ class GAN(UnconditionalGAN):
     """
 
     default_img_size = 28
+    presets = {"pytorch_gan": PYTORCH_GAN}
+
+    @classmethod
+    def add_options(cls, parser, is_train: bool) -> None:
+        super().add_options(parser, is_train)
+        parser.add_argument("--activation", default=DEFAULT_ACTIVATION, choices=ACTIVATIONS,
+                            help="hidden layers' activation of G and D (leaky_relu: slope 0.2, the reference)")
 
     @staticmethod
     def demo_defaults(is_train: bool) -> dict:
@@ -25,6 +40,6 @@ class GAN(UnconditionalGAN):
         return {"n_epochs": 30, "n_epochs_decay": 10, "sample_interval": 150} if is_train else {}
 
     def build_networks(self, is_train: bool) -> Tuple[nn.Module, Optional[nn.Module]]:
-        G = MLPGenerator(self.latent_dim, self.input_nc, self.img_size)
-        D = MLPDiscriminator(self.input_nc, self.img_size) if is_train else None
+        G = MLPGenerator(self.latent_dim, self.input_nc, self.img_size, self.activation)
+        D = MLPDiscriminator(self.input_nc, self.img_size, self.activation) if is_train else None
         return G, D

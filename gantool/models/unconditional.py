@@ -17,7 +17,9 @@ from ..networks import DiscriminatorSpec, spectral_normalise
 from ..viz.images import make_grid_image
 from .base import Recipe, Update
 
-GRID_SIZE = 64  # images in a sample grid (8 x 8), as in the classic scripts
+GRID_SIZE = 64  # images in a sample grid (8 x 8) unless --sample_grid says otherwise
+UPDATE_ORDERS = ("D_first", "G_first")
+MAX_GRID = 1024  # a grid is one image: more samples belong in test.py --num_test
 TEST_BATCH = 64  # test.py generates in batches like training, so BatchNorm sees batch statistics
 
 
@@ -41,6 +43,10 @@ class UnconditionalGAN(Recipe):
             normalisation on the recipe's own discriminator instead of its normalisation layers.
         lr, beta1, beta2: Adam settings for both networks.
         seed: selects the fixed noise behind the training grids and the test samples.
+        sample_grid: samples in each training grid (``ceil(sqrt(N))`` a row: 64 -> 8x8, 25 -> 5x5).
+        update_order: ``"D_first"`` (the pytorch examples) or ``"G_first"``: G steps before D in each batch, D
+            then judging the images G made before its step (PyTorch-GAN's order).
+        activation: the hidden layers' activation of the MLP GAN (``gan``; ignored by ``dcgan``).
 
     Batches: 'A' (N, input_nc, img_size, img_size) real images in [-1, 1].
     """
@@ -56,19 +62,30 @@ class UnconditionalGAN(Recipe):
         parser.add_argument("--latent_dim", type=int, default=100, help="length of the noise vector z")
         parser.add_argument("--img_size", type=int, default=cls.default_img_size,
                             help="image height and width; also the default --load_size and --crop_size")
+        parser.add_argument("--sample_grid", type=int, default=GRID_SIZE,
+                            help="samples in each grid, ceil(sqrt(N)) a row (64: 8x8, 25: 5x5); test.py's "
+                                 "default --num_test")
+        if cls.presets:
+            parser.add_argument("--preset", default=None, choices=sorted(cls.presets),
+                                help="the defaults of a reference listing (see README); explicit options win")
         parser.set_defaults(dataset_mode="digits", batch_size=64, gan_mode="vanilla", no_flip=True)
         if is_train:
             parser.add_argument("--sample_interval", type=int, default=400,
                                 help="batches between sample grids (sets --display_freq and --update_html_freq)")
             parser.add_argument("--n_critic", type=int, default=None,
                                 help="discriminator steps per generator step (default: 5 for wgangp, else 1)")
+            parser.add_argument("--update_order", default="D_first", choices=UPDATE_ORDERS,
+                                help="which network steps first in each batch: D_first (pytorch examples) or "
+                                     "G_first (PyTorch-GAN)")
             parser.set_defaults(n_epochs=200, n_epochs_decay=0)
-        else:
-            parser.set_defaults(num_test=GRID_SIZE)
 
     @staticmethod
     def derived_defaults(opt: argparse.Namespace, is_train: bool) -> dict:
         defaults = {"load_size": opt.img_size, "crop_size": opt.img_size}
+        if not 2 <= opt.sample_grid <= MAX_GRID:
+            raise GantoolError(f"--sample_grid must be between 2 and {MAX_GRID} samples, got {opt.sample_grid}")
+        if not is_train:
+            defaults["num_test"] = opt.sample_grid
         if is_train:
             images = max(opt.sample_interval, 1) * opt.batch_size  # the trainer counts images
             defaults.update(display_freq=images, update_html_freq=images, print_freq=100 * opt.batch_size,
@@ -80,14 +97,20 @@ class UnconditionalGAN(Recipe):
                  crop_size: int = 28, input_nc: int = 1, gan_mode: str = "vanilla", lambda_gp: float = 10.0,
                  n_critic: Optional[int] = 1, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999,
                  seed: int = 0, discriminator: DiscriminatorSpec = DiscriminatorSpec(), lambda_r1: float = 0.0,
-                 r1_every: int = 16):
+                 r1_every: int = 16, sample_grid: int = GRID_SIZE, update_order: str = "D_first",
+                 activation: str = "leaky_relu"):
         super().__init__(device, is_train)
         if latent_dim <= 0 or img_size <= 0:
             raise GantoolError(f"--latent_dim and --img_size must be positive, got {latent_dim} and {img_size}")
         if crop_size != img_size:
             raise GantoolError(f"--crop_size {crop_size} differs from --img_size {img_size}: these models train at "
                                f"--img_size (which also sets --load_size and --crop_size)")
+        if not 2 <= sample_grid <= MAX_GRID:
+            raise GantoolError(f"--sample_grid must be between 2 and {MAX_GRID} samples, got {sample_grid}")
+        if update_order not in UPDATE_ORDERS:
+            raise GantoolError(f"--update_order must be one of {', '.join(UPDATE_ORDERS)}, got '{update_order}'")
         self.latent_dim, self.img_size, self.input_nc, self.seed = latent_dim, img_size, input_nc, seed
+        self.sample_grid, self.G_first, self.activation = sample_grid, update_order == "G_first", activation
         G, D = self.build_networks(is_train)
         if is_train and discriminator.is_backbone:
             # --netD naming a backbone (resnet18, unet_seg...) replaces the recipe's own D; the classic names
@@ -98,7 +121,7 @@ class UnconditionalGAN(Recipe):
             D = spectral_normalise(D)
         self.networks["G"] = G.to(device)
         # The fixed noise behind every training grid: kept in the training state, so a resume shows the same z.
-        self.fixed_z = torch.randn(GRID_SIZE, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+        self.fixed_z = torch.randn(sample_grid, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
         self._last_real: Optional[Tensor] = None
         if not is_train:
             return
@@ -156,24 +179,27 @@ class UnconditionalGAN(Recipe):
         g_step = self.step % self.n_critic == 0
         with torch.set_grad_enabled(g_step):  # no graph through G on critic-only steps
             fake = self.generate(z)  # (N, C, H, W)
-
+        if g_step and self.G_first:
+            self._generator_update(fake, update)  # D then judges these same images, made before G's step
         self.set_requires_grad([D], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D, penalty = self._discriminator_loss(real, fake.detach())
         update("D", loss_D)
-
-        if g_step:
-            self.set_requires_grad([D], False)  # G's loss must not leave gradients in D
-            self.optimizers["G"].zero_grad(set_to_none=True)
-            loss_G = self.generator_loss(fake)
-            update("G", loss_G)
-            self.last_G = loss_G.detach()
+        if g_step and not self.G_first:
+            self._generator_update(fake, update)
         self.step += 1
-        self._last_real = real.detach()[:GRID_SIZE]
+        self._last_real = real.detach()[:self.sample_grid]
         losses = {"D": loss_D.detach(), "G": self.last_G}
         if self.gan_loss.objective.gradient_penalty:
             losses["gp"] = penalty
         return losses
+
+    def _generator_update(self, fake: Tensor, update: Update) -> None:
+        self.set_requires_grad([self.networks["D"]], False)  # G's loss must not leave gradients in D
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_G = self.generator_loss(fake)
+        update("G", loss_G)
+        self.last_G = loss_G.detach()
 
     @torch.no_grad()
     def sample(self, z: Tensor) -> Tensor:
@@ -187,10 +213,12 @@ class UnconditionalGAN(Recipe):
         return images
 
     def visuals(self) -> Dict[str, object]:
-        """Grids (8 a row) of G(fixed noise) and of the last real batch, drawn when the trainer asks."""
-        grids = {"samples": make_grid_image(self.sample(self.fixed_z), ncols=8)}
+        """Grids (``ceil(sqrt(sample_grid))`` a row) of G(fixed noise) and of the last real batch, drawn when the
+        trainer asks."""
+        ncols = math.ceil(math.sqrt(self.sample_grid))
+        grids = {"samples": make_grid_image(self.sample(self.fixed_z), ncols=ncols)}
         if self._last_real is not None:
-            grids["real"] = make_grid_image(self._last_real, ncols=8)
+            grids["real"] = make_grid_image(self._last_real, ncols=ncols)
         return grids
 
     def extra_state(self) -> dict:
@@ -198,7 +226,8 @@ class UnconditionalGAN(Recipe):
                 "gan_loss": self.gan_loss.r1_state()}
 
     def load_extra_state(self, state: dict) -> None:
-        self.fixed_z = state["fixed_z"].to(self.device)
+        if state["fixed_z"].shape == self.fixed_z.shape:  # a new --sample_grid keeps its own seeded noise
+            self.fixed_z = state["fixed_z"].to(self.device)
         self.step = int(state["step"])
         self.last_G = state["last_G"].to(self.device)
         if "gan_loss" in state:  # R1's lazy schedule (states saved before it lack it)
