@@ -1,10 +1,15 @@
-"""Print a network's layer table: output shapes, parameters, receptive fields and totals.
+"""Print a network's layer table: output shapes, parameters, MACs, receptive fields and totals.
 
     python scripts/summarize.py --netD basic                        # the 70x70 PatchGAN
     python scripts/summarize.py --netD n_layers --n_layers_D 2      # 34x34
     python scripts/summarize.py --netG resnet_9blocks
     python scripts/summarize.py --netC lenet --input_nc 1 --input_size 28
+    python scripts/summarize.py --netC lenet5_classic --input_nc 1 --input_size 32   # the notes' table
     python scripts/summarize.py --netS unet --num_classes 21 --input_size 96
+
+MACs (multiply-accumulates) and connections are per image; the Connections column (the classic
+LeNet-5 notes' count: MACs plus one per biased output element) appears when it differs from MACs.
+See ``gantool.metrics.layer_cost`` for what counts.
 
 Generators and discriminators are built as training builds them (``gantool.networks.define_G`` /
 ``define_D``, default ``--norm instance`` as the classic command line); classifiers and segmenters
@@ -31,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--netG", help="a generator name (resnet_9blocks, unet_256, ...)")
     which.add_argument("--netD", help="a discriminator name (basic, n_layers, pixel; a backbone: resnet18, "
                                       "vgg16, ..., fcn, unet_seg)")
-    which.add_argument("--netC", help="a classifier name (lenet, alexnet, vgg16, resnet18, ...)")
+    which.add_argument("--netC", help="a classifier name (lenet, lenet5_classic, alexnet, vgg16, resnet18, ...)")
     which.add_argument("--netS", help="a segmenter name (fcn_resnet18, fcn_vgg16, unet, ...)")
     parser.add_argument("--input_size", type=int, default=None,
                         help="height and width of the input (default 256 for --netG/--netD, 224 otherwise)")

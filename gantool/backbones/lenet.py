@@ -1,11 +1,12 @@
 """LeNet-5 (LeCun et al. 1998): ``--netC lenet``."""
+from functools import partial
+
 import torch
 import torch.nn as nn
 
+from ..ops.activations import check_activation, make_activation
 from .layers import AvgPool2d
 from .registry import CLASSIFIERS
-
-_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
 
 
 class LeNet(nn.Module):
@@ -19,7 +20,10 @@ class LeNet(nn.Module):
     Args:
         in_channels: channels of the input images.
         num_classes: number of output logits.
-        activation: ``"sigmoid"`` (classic) or ``"relu"``.
+        activation: ``"sigmoid"`` (classic, the default) or any other name of
+            ``gantool.ops.activations.ACTIVATIONS`` (relu, leaky_relu, elu, prelu, gelu, tanh); only
+            ``prelu`` changes the state-dict keys: it adds ``features.1.weight``, ``features.4.weight``,
+            ``classifier.1.weight`` and ``classifier.3.weight`` (one slope each).
         small_input: accepted so that every classifier takes it; LeNet is a small-input network
             already, so it changes nothing.
 
@@ -28,10 +32,9 @@ class LeNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, activation: str = "sigmoid",
                  small_input: bool = False):
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"LeNet activation must be one of {sorted(_ACTIVATIONS)}, got '{activation}'")
+        check_activation(activation)  # before building: a typo raises ValueError listing the choices
         super().__init__()
-        act = _ACTIVATIONS[activation]
+        act = partial(make_activation, activation)  # a fresh module per use (PReLU slopes are not shared)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, kernel_size=5, padding=2),
             act(),

@@ -1,11 +1,18 @@
-"""Layer-by-layer inspection: output shapes, parameter counts and receptive fields.
+"""Layer-by-layer inspection: output shapes, parameter counts, MACs and receptive fields.
 
 ``summary(net, (3, 256, 256))`` returns a table such as::
 
-    Layer        Type         Output shape        Params  RF      Jump
-    model.0      Conv2d       (1, 64, 128, 128)    3,136  4x4     2x2
+    Layer     Type    Output shape        Params         MACs  Connections  RF     Jump
+    model.0   Conv2d  (1, 64, 128, 128)    3,136   50,331,648   51,380,224  4x4    2x2
     ...
-    model.11     Conv2d       (1, 1, 30, 30)       8,193  70x70   8x8
+    model.11  Conv2d  (1, 1, 30, 30)       8,193    7,372,800    7,373,700  70x70  8x8
+
+MACs (multiply-accumulates) and connections are per image, whatever the batch of the input shape,
+and per call (a module run twice counts twice); ``layer_cost`` says what counts: the products of
+convolutions, transposed convolutions, linear layers and LeNet-5's trainable subsampling, not bias
+additions, norms or activations. Connections are the classic LeNet-5 notes' figure (MACs plus
+one per biased output element: parameters x output positions for a convolution); the column is
+shown only when it differs from MACs somewhere (any layer with a bias).
 
 Shapes come from forward hooks on the leaf modules during one forward pass. The receptive field
 ("RF": the input pixels one output pixel can see, height x width) and the jump (the input-pixel
@@ -35,6 +42,9 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
+from ..backbones.lenet_classic import TrainableSubsampling
+from .layer_cost import format_count, layer_cost
+
 Pair = Tuple[float, float]
 _ATTR = "_gantool_receptive_field"  # (rf_h, rf_w, jump_h, jump_w), attached to tensors during the pass
 
@@ -57,6 +67,8 @@ class LayerRow:
         params: parameters owned by the module, on its first call; None on later calls of a shared module.
         receptive_field: (height, width) in input pixels, or None when the output is not an image.
         jump: (height, width) input pixels between neighbouring output pixels, or None likewise.
+        macs: multiply-accumulates of this call for one image (0 for layers without weighted sums).
+        connections: input-to-output connections plus bias connections of this call, for one image.
     """
 
     name: str
@@ -65,6 +77,8 @@ class LayerRow:
     params: Optional[int]
     receptive_field: Optional[Pair]
     jump: Optional[Pair]
+    macs: int = 0
+    connections: int = 0
 
 
 @dataclass
@@ -79,6 +93,7 @@ class Summary:
         receptive_field / jump: of one pixel of the net's output, when that output is an image
             (N, C, H, W); else of the last image-shaped layer output (see ``field_layer``).
         field_layer: ``""`` when the figures are the output's, else the row name they come from.
+        total_macs / total_connections: sums over the rows, for one image.
     """
 
     rows: List[LayerRow]
@@ -90,17 +105,28 @@ class Summary:
     jump: Optional[Pair] = None
     field_layer: str = ""
     title: str = field(default="")
+    total_macs: int = 0
+    total_connections: int = 0
+
+    @property
+    def shows_connections(self) -> bool:
+        """Whether the table has a Connections column: some row's connections differ from its MACs."""
+        return any(r.connections != r.macs for r in self.rows)
 
     def table(self) -> str:
         """The layer table with totals, as text."""
-        header = ("Layer", "Type", "Output shape", "Params", "RF", "Jump")
-        lines = [
-            (r.name or "(net)", r.kind, _fmt_shape(r.output_shape), "-" if r.params is None else f"{r.params:,}",
-             _fmt_pair(r.receptive_field), _fmt_pair(r.jump))
-            for r in self.rows
-        ]
+        connections = self.shows_connections
+        counts = ["Params", "MACs"] + (["Connections"] if connections else [])
+        header = ["Layer", "Type", "Output shape", *counts, "RF", "Jump"]
+        lines = []
+        for r in self.rows:
+            cells = ["-" if r.params is None else f"{r.params:,}", _fmt_count(r.macs)]
+            if connections:
+                cells.append(_fmt_count(r.connections))
+            lines.append([r.name or "(net)", r.kind, _fmt_shape(r.output_shape), *cells,
+                          _fmt_pair(r.receptive_field), _fmt_pair(r.jump)])
         widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
-        right = {3}  # right-align the parameter counts
+        right = set(range(3, 3 + len(counts)))  # right-align the counts
 
         def fmt(cells: Sequence[str]) -> str:
             return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
@@ -111,8 +137,11 @@ class Summary:
             f"Total params: {self.total_params:,}",
             f"Trainable params: {self.trainable_params:,}",
             f"Non-trainable params: {self.total_params - self.trainable_params:,}",
-            f"Input: {_fmt_shape(self.input_shape)}   Output: {_fmt_shape(self.output_shape)}",
+            f"Total MACs: {format_count(self.total_macs)} per image",
         ]
+        if connections:
+            out.append(f"Total connections: {format_count(self.total_connections)} per image")
+        out.append(f"Input: {_fmt_shape(self.input_shape)}   Output: {_fmt_shape(self.output_shape)}")
         if self.receptive_field is not None:
             where = "each output pixel" if not self.field_layer else f"each pixel of {self.field_layer} (last image-shaped output)"
             out.append(f"Receptive field of {where}: {_fmt_pair(self.receptive_field)} input pixels, "
@@ -149,7 +178,7 @@ def summarize(net: nn.Module, input_shape: Sequence[int]) -> Summary:
     handles = []
     for name, module in net.named_modules():
         if next(module.children(), None) is None:
-            handles.append(module.register_forward_hook(_make_hook(name, module, rows, seen)))
+            handles.append(module.register_forward_hook(_make_hook(name, rows, seen, batch=shape[0])))
     modes = {m: m.training for m in net.modules()}
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0)).to(device)
     setattr(x, _ATTR, (1.0, 1.0, 1.0, 1.0))
@@ -169,6 +198,8 @@ def summarize(net: nn.Module, input_shape: Sequence[int]) -> Summary:
         output_shape=tuple(out.shape) if out is not None else None,
         total_params=sum(p.numel() for p in net.parameters()),
         trainable_params=sum(p.numel() for p in net.parameters() if p.requires_grad),
+        total_macs=sum(r.macs for r in rows),
+        total_connections=sum(r.connections for r in rows),
     )
     field_ = getattr(out, _ATTR, None) if out is not None and out.dim() == 4 else None
     if field_ is None:  # not an image output: report the last image-shaped layer output
@@ -183,7 +214,7 @@ def summarize(net: nn.Module, input_shape: Sequence[int]) -> Summary:
 
 def summary(net: nn.Module, input_shape: Sequence[int]) -> str:
     """The layer table of ``net`` for one input of ``input_shape`` ((C, H, W) or (N, C, H, W)):
-    each leaf layer's output shape, parameters, receptive field and jump, and the totals.
+    each leaf layer's output shape, parameters, MACs (and connections), receptive field and jump, and the totals.
 
     ``summarize`` returns the same figures as data. See the module docstring for the arithmetic.
     """
@@ -228,7 +259,7 @@ def _module_field(module: nn.Module, f: Tuple[float, ...]) -> Optional[Tuple[flo
         return _window(f, module.kernel_size, module.stride, module.dilation)
     if isinstance(module, nn.MaxPool2d):
         return _window(f, module.kernel_size, module.stride, module.dilation)
-    if isinstance(module, (nn.AvgPool2d, nn.LPPool2d)):
+    if isinstance(module, (nn.AvgPool2d, nn.LPPool2d, TrainableSubsampling)):
         return _window(f, module.kernel_size, module.stride or module.kernel_size)
     return None
 
@@ -274,7 +305,7 @@ class _FieldTracker(TorchFunctionMode):
         return out
 
 
-def _make_hook(name: str, module: nn.Module, rows: List[LayerRow], seen: set):
+def _make_hook(name: str, rows: List[LayerRow], seen: set, batch: int):
     def hook(mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
         x, out = _first_tensor(inputs), _first_tensor(output)
         f_in = getattr(x, _ATTR, None) if x is not None else None
@@ -285,6 +316,7 @@ def _make_hook(name: str, module: nn.Module, rows: List[LayerRow], seen: set):
         f_out = getattr(out, _ATTR, None) if out is not None and out.dim() == 4 else None
         params = None if id(mod) in seen else sum(p.numel() for p in mod.parameters(recurse=False))
         seen.add(id(mod))
+        macs, connections = layer_cost(mod, x, out, batch)
         rows.append(LayerRow(
             name=name,
             kind=type(mod).__name__,
@@ -292,6 +324,8 @@ def _make_hook(name: str, module: nn.Module, rows: List[LayerRow], seen: set):
             params=params,
             receptive_field=_round(f_out[:2]) if f_out else None,
             jump=_round(f_out[2:]) if f_out else None,
+            macs=macs,
+            connections=connections,
         ))
 
     return hook
@@ -299,6 +333,10 @@ def _make_hook(name: str, module: nn.Module, rows: List[LayerRow], seen: set):
 
 def _fmt_shape(shape: Optional[Sequence[int]]) -> str:
     return "-" if shape is None else "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _fmt_count(n: int) -> str:
+    return "-" if n == 0 else f"{n:,}"  # "-": the layer does no weighted sums
 
 
 def _fmt_pair(p: Optional[Pair]) -> str:
