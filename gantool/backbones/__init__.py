@@ -24,12 +24,20 @@ downsampling (stride-1 first convolution, no stem pool; VGG drops its first two 
 downsample 8x instead of 32x and a 28x28 image leaves the trunk as a 2x2 to 4x4 map rather than 1x1.
 It keeps every parameter shape, so the same checkpoints load.
 
+Activations: every classifier and segmenter takes ``activation=`` (a name of
+``gantool.ops.activations.ACTIVATIONS``: relu, leaky_relu, elu, prelu, gelu, sigmoid, tanh) for every
+activation place of its design (fcn_* pass it to their trunk). The default is the family's own (relu;
+LeNet's sigmoid, lenet5_classic's tanh), which builds exactly today's network. Every place is a module
+(functional ReLUs became parameter-free modules, so keys stay torchvision's); only ``prelu`` adds keys,
+one ``.weight`` slope per place, as no place shares its module with another (a ResNet block reuses its
+one ReLU module, as torchvision does, only for the default ``relu``).
+
 A segmenter entry is a factory ``f(in_channels, num_classes, **options) -> nn.Module`` mapping
 (N, in_channels, H, W) to per-pixel logits (N, num_classes, H, W) for any H and W.
 """
 import torch.nn as nn
 
-from . import alexnet, densenet, fcn, googlenet, lenet, nin, resnet, unet, vgg  # noqa: F401  (fill the registries)
+from . import alexnet, densenet, fcn, googlenet, lenet, lenet_classic, nin, resnet, unet, vgg  # noqa: F401  (fill the registries)
 from .fcn import FCN
 from .registry import CLASSIFIERS, SEGMENTERS
 from .unet import UNet
@@ -41,13 +49,13 @@ def build_classifier(name: str, in_channels: int = 3, num_classes: int = 10, **o
     """Build a classifier by name.
 
     Args:
-        name: a name in ``CLASSIFIERS`` (lenet, alexnet, vgg11 ... vgg19_bn, nin, googlenet,
-            resnet18, resnet34, resnet50, densenet121, densenet_small).
+        name: a name in ``CLASSIFIERS`` (lenet, lenet5_classic, alexnet, vgg11 ... vgg19_bn, nin,
+            googlenet, resnet18, resnet34, resnet50, densenet121, densenet_small).
         in_channels: channels of the input images.
         num_classes: number of output logits.
-        **options: passed to the network, e.g. ``small_input=True`` (every classifier),
-            ``activation="relu"`` (lenet), ``aux_logits=False`` (googlenet),
-            ``replace_stride_with_dilation=(False, True, True)`` (resnets), ``dropout=0.2``.
+        **options: passed to the network, e.g. ``small_input=True`` and ``activation="gelu"`` (every
+            classifier), ``aux_logits=False`` (googlenet), ``replace_stride_with_dilation=(False, True, True)``
+            (resnet18/34/50), ``dropout=0.2``.
 
     Returns:
         The classifier: (N, in_channels, H, W) -> (N, num_classes) logits, with ``features``,
@@ -66,8 +74,9 @@ def build_segmenter(name: str, in_channels: int, num_classes: int, **options) ->
         name: a name in ``SEGMENTERS`` (fcn_resnet18, fcn_resnet34, fcn_resnet50, fcn_vgg16, unet).
         in_channels: channels of the input images.
         num_classes: number of classes (logit channels).
-        **options: passed to the factory, e.g. ``replace_stride_with_dilation=(False, True, True)``
-            or ``small_input=True`` (fcn_*), ``base_channels=32`` or ``depth=3`` (unet).
+        **options: passed to the factory, e.g. ``activation="gelu"`` (every segmenter),
+            ``replace_stride_with_dilation=(False, True, True)`` (fcn_resnet*), ``small_input=True`` (fcn_*),
+            ``base_channels=32`` or ``depth=3`` (unet).
 
     Returns:
         The segmenter: (N, in_channels, H, W) -> (N, num_classes, H, W) logits, any H and W.

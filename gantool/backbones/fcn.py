@@ -68,16 +68,16 @@ class FCN(nn.Module):
         return crop_to(out, size)  # (N, num_classes, H, W)
 
 
-def _fcn_resnet(factory, in_channels: int, num_classes: int,
-                replace_stride_with_dilation: Sequence[bool], small_input: bool) -> FCN:
+def _fcn_resnet(factory, in_channels: int, num_classes: int, replace_stride_with_dilation: Sequence[bool],
+                small_input: bool, activation: str) -> FCN:
     net = factory(in_channels, num_classes=1, replace_stride_with_dilation=replace_stride_with_dilation,
-                  small_input=small_input)
+                  small_input=small_input, activation=activation)
     return FCN.from_classifier(net, num_classes)
 
 
 @SEGMENTERS.register("fcn_resnet18")
 def fcn_resnet18(in_channels: int, num_classes: int, replace_stride_with_dilation: Sequence[bool] = (False, False, False),
-                 small_input: bool = False) -> FCN:
+                 small_input: bool = False, activation: str = "relu") -> FCN:
     """FCN on a ResNet-18 trunk (keys ``backbone.conv1.weight``, ``backbone.layer4.1.bn2.bias``, ...).
 
     Args:
@@ -86,33 +86,40 @@ def fcn_resnet18(in_channels: int, num_classes: int, replace_stride_with_dilatio
         replace_stride_with_dilation: dilate stages 2-4 instead of striding; ``(False, True, True)``
             keeps 1/8 resolution (as torchvision's segmentation models).
         small_input: the ResNet small-input stem (stride 8 trunk; see ``ResNet``).
+        activation: the trunk's activation (see ``ResNet``; ``relu`` is torchvision's).
     """
-    return _fcn_resnet(resnet18, in_channels, num_classes, replace_stride_with_dilation, small_input)
+    return _fcn_resnet(resnet18, in_channels, num_classes, replace_stride_with_dilation, small_input, activation)
 
 
 @SEGMENTERS.register("fcn_resnet34")
 def fcn_resnet34(in_channels: int, num_classes: int, replace_stride_with_dilation: Sequence[bool] = (False, False, False),
-                 small_input: bool = False) -> FCN:
+                 small_input: bool = False, activation: str = "relu") -> FCN:
     """FCN on a ResNet-34 trunk; arguments as ``fcn_resnet18``."""
-    return _fcn_resnet(resnet34, in_channels, num_classes, replace_stride_with_dilation, small_input)
+    return _fcn_resnet(resnet34, in_channels, num_classes, replace_stride_with_dilation, small_input, activation)
 
 
 @SEGMENTERS.register("fcn_resnet50")
 def fcn_resnet50(in_channels: int, num_classes: int, replace_stride_with_dilation: Sequence[bool] = (False, False, False),
-                 small_input: bool = False) -> FCN:
+                 small_input: bool = False, activation: str = "relu") -> FCN:
     """FCN on a ResNet-50 trunk; arguments as ``fcn_resnet18``."""
-    return _fcn_resnet(resnet50, in_channels, num_classes, replace_stride_with_dilation, small_input)
+    return _fcn_resnet(resnet50, in_channels, num_classes, replace_stride_with_dilation, small_input, activation)
 
 
 @SEGMENTERS.register("fcn_vgg16")
-def fcn_vgg16(in_channels: int, num_classes: int, small_input: bool = False) -> FCN:
+def fcn_vgg16(in_channels: int, num_classes: int, small_input: bool = False, activation: str = "relu") -> FCN:
     """FCN-32s on a VGG-16 trunk (keys ``backbone.0.weight`` ... ``backbone.28.bias``).
 
     Args:
         in_channels: channels of the input images.
         num_classes: number of classes.
         small_input: drop VGG's first two pools (stride 8 trunk).
+        activation: the trunk's activation (see ``make_layers``; ``relu`` is torchvision's).
     """
     # The trunk alone: building a whole VGG-16 would allocate (and initialise) its 120 M-parameter head.
-    trunk = init_weights(make_layers(CONFIGS[16], batch_norm=False, in_channels=in_channels, small_input=small_input))
-    return FCN(trunk, 512, num_classes, output_stride=8 if small_input else 32)
+    trunk = make_layers(CONFIGS[16], batch_norm=False, in_channels=in_channels, small_input=small_input,
+                        activation=activation)
+    return FCN(init_weights(trunk), 512, num_classes, output_stride=8 if small_input else 32)
+
+
+#: the ``--netS`` names that take ``replace_stride_with_dilation`` (the recipes name them in errors)
+DILATABLE = ("fcn_resnet18", "fcn_resnet34", "fcn_resnet50")

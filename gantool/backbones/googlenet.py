@@ -1,11 +1,13 @@
 """GoogLeNet / Inception v1 (Szegedy et al. 2014) in torchvision's layout: ``--netC googlenet``."""
 from collections import OrderedDict
+from functools import partial
 from typing import NamedTuple, Optional, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..ops.activations import check_activation, make_activation
 from .layers import MaxPool2d
 from .registry import CLASSIFIERS
 
@@ -19,15 +21,21 @@ class GoogLeNetOutputs(NamedTuple):
 
 
 class BasicConv2d(nn.Module):
-    """Convolution (no bias), BatchNorm (eps 1e-3) and ReLU. ``kwargs`` go to ``nn.Conv2d``."""
+    """Convolution (no bias), BatchNorm (eps 1e-3) and ReLU. ``kwargs`` go to ``nn.Conv2d``.
 
-    def __init__(self, in_channels: int, out_channels: int, **kwargs):
+    The activation is a module, ``act`` (torchvision calls ``F.relu``), so that ``activation`` (a name
+    of ``gantool.ops.activations.ACTIVATIONS``) can replace it; ReLU has no parameters, so the keys
+    are torchvision's; ``prelu`` adds ``act.weight``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, activation: str = "relu", **kwargs):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+        self.act = make_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x)), inplace=True)
+        return self.act(self.bn(self.conv(x)))
 
 
 class Inception(nn.Module):
@@ -35,23 +43,25 @@ class Inception(nn.Module):
 
     Paths: 1x1 conv; 1x1 reduction then 3x3; 1x1 reduction then a second "5x5" path that is 3x3, as
     in torchvision (its known bug, kept so its checkpoints load); 3x3 max pool then 1x1 projection.
+    ``activation``: every ``BasicConv2d``'s (see there).
 
     Shapes: (N, in_channels, H, W) -> (N, ch1x1 + ch3x3 + ch5x5 + pool_proj, H, W).
     """
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                 pool_proj: int):
+                 pool_proj: int, activation: str = "relu"):
         super().__init__()
-        self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
+        conv = partial(BasicConv2d, activation=activation)
+        self.branch1 = conv(in_channels, ch1x1, kernel_size=1)
         self.branch2 = nn.Sequential(
-            BasicConv2d(in_channels, ch3x3red, kernel_size=1), BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1)
+            conv(in_channels, ch3x3red, kernel_size=1), conv(ch3x3red, ch3x3, kernel_size=3, padding=1)
         )
         self.branch3 = nn.Sequential(
-            BasicConv2d(in_channels, ch5x5red, kernel_size=1), BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1)
+            conv(in_channels, ch5x5red, kernel_size=1), conv(ch5x5red, ch5x5, kernel_size=3, padding=1)
         )
         self.branch4 = nn.Sequential(
             MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
-            BasicConv2d(in_channels, pool_proj, kernel_size=1),
+            conv(in_channels, pool_proj, kernel_size=1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,19 +72,22 @@ class Inception(nn.Module):
 class InceptionAux(nn.Module):
     """Auxiliary classifier on an intermediate map (training only).
 
+    ``activation``: of ``conv`` and after ``fc1`` (a module, ``act``, where torchvision calls ``F.relu``).
+
     Shapes: (N, in_channels, H, W) -> (N, num_classes); the map is pooled adaptively to 4x4 first.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7):
+    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7, activation: str = "relu"):
         super().__init__()
-        self.conv = BasicConv2d(in_channels, 128, kernel_size=1)
+        self.conv = BasicConv2d(in_channels, 128, activation, kernel_size=1)
         self.fc1 = nn.Linear(2048, 1024)
         self.fc2 = nn.Linear(1024, num_classes)
         self.dropout = nn.Dropout(p=dropout)
+        self.act = make_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(F.adaptive_avg_pool2d(x, (4, 4)))  # (N, C, H, W) -> (N, 128, 4, 4)
-        x = F.relu(self.fc1(torch.flatten(x, 1)), inplace=True)  # (N, 1024)
+        x = self.act(self.fc1(torch.flatten(x, 1)))  # (N, 1024)
         return self.fc2(self.dropout(x))  # (N, num_classes)
 
 
@@ -94,6 +107,10 @@ class GoogLeNet(nn.Module):
         dropout_aux: dropout probability in the auxiliary classifiers.
         small_input: ``conv1`` with stride 1 and no ``maxpool1``, for 28-64 px images; same
             parameter shapes.
+        activation: a name of ``gantool.ops.activations.ACTIVATIONS`` for every activation (each
+            ``BasicConv2d``'s ``act`` and the auxiliary heads' ``act``; ``relu``, the default, is
+            torchvision's network; ``prelu`` adds one ``act.weight`` per place, e.g.
+            ``conv1.act.weight``, ``inception3a.branch2.1.act.weight``, ``aux1.act.weight``).
 
     Shapes: (N, in_channels, H, W) -> (N, num_classes) logits in eval mode or without ``aux_logits``;
     in training mode with ``aux_logits``, ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)``,
@@ -102,30 +119,32 @@ class GoogLeNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 1000, aux_logits: bool = True,
                  transform_input: bool = False, dropout: float = 0.2, dropout_aux: float = 0.7,
-                 small_input: bool = False):
+                 small_input: bool = False, activation: str = "relu"):
         if transform_input and in_channels != 3:
             raise ValueError(f"GoogLeNet transform_input needs 3 input channels, got {in_channels}")
+        check_activation(activation)  # before building: a typo raises ValueError listing the choices
         super().__init__()
+        conv, inception = partial(BasicConv2d, activation=activation), partial(Inception, activation=activation)
         self.aux_logits = aux_logits
         self.transform_input = transform_input
-        self.conv1 = BasicConv2d(in_channels, 64, kernel_size=7, stride=1 if small_input else 2, padding=3)
+        self.conv1 = conv(in_channels, 64, kernel_size=7, stride=1 if small_input else 2, padding=3)
         self.maxpool1 = nn.Identity() if small_input else MaxPool2d(3, stride=2, ceil_mode=True)
-        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
-        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.conv2 = conv(64, 64, kernel_size=1)
+        self.conv3 = conv(64, 192, kernel_size=3, padding=1)
         self.maxpool2 = MaxPool2d(3, stride=2, ceil_mode=True)
-        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
-        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.inception3a = inception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = inception(256, 128, 128, 192, 32, 96, 64)
         self.maxpool3 = MaxPool2d(3, stride=2, ceil_mode=True)
-        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
-        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
-        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
-        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
-        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.inception4a = inception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = inception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = inception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = inception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = inception(528, 256, 160, 320, 32, 128, 128)
         self.maxpool4 = MaxPool2d(2, stride=2, ceil_mode=True)
-        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
-        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
-        self.aux1 = InceptionAux(512, num_classes, dropout=dropout_aux) if aux_logits else None
-        self.aux2 = InceptionAux(528, num_classes, dropout=dropout_aux) if aux_logits else None
+        self.inception5a = inception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = inception(832, 384, 192, 384, 48, 128, 128)
+        self.aux1 = InceptionAux(512, num_classes, dropout_aux, activation) if aux_logits else None
+        self.aux2 = InceptionAux(528, num_classes, dropout_aux, activation) if aux_logits else None
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(1024, num_classes)
@@ -186,5 +205,5 @@ class GoogLeNet(nn.Module):
 @CLASSIFIERS.register("googlenet")
 def googlenet(in_channels: int, num_classes: int, **options) -> GoogLeNet:
     """GoogLeNet; ``options``: ``aux_logits`` (default True), ``transform_input``, ``dropout``,
-    ``dropout_aux``, ``small_input``."""
+    ``dropout_aux``, ``small_input``, ``activation``."""
     return GoogLeNet(in_channels, num_classes, **options)

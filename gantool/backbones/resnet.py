@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Type, Union
 import torch
 import torch.nn as nn
 
+from ..ops.activations import check_activation, make_activation
 from .registry import CLASSIFIERS
 
 
@@ -18,6 +19,13 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
+def _own_module(activation: str) -> Optional[nn.Module]:
+    """The module of a block's second (third) activation place: None for ``relu``, where the block reuses
+    its one ``relu`` module as torchvision does (so its module tree and summaries stay torchvision's),
+    else a module of its own, so that ``prelu`` learns one slope per place instead of sharing one."""
+    return None if activation == "relu" else make_activation(activation)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a residual connection (ResNet-18/34).
 
@@ -27,6 +35,8 @@ class BasicBlock(nn.Module):
         stride: stride of the first convolution.
         downsample: the projection shortcut (1x1 convolution and BatchNorm) when the shape changes.
         dilation: dilation of both convolutions (torchvision supports 1 only; FCN trunks use more).
+        activation: a name of ``gantool.ops.activations.ACTIVATIONS``; see ``ResNet`` for how its
+            modules are placed.
 
     Shapes: (N, inplanes, H, W) -> (N, planes, H / stride, W / stride).
     """
@@ -34,21 +44,22 @@ class BasicBlock(nn.Module):
     expansion = 1
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 dilation: int = 1):
+                 dilation: int = 1, activation: str = "relu"):
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride, dilation)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = make_activation(activation)
         self.conv2 = conv3x3(planes, planes, dilation=dilation)
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
         self.stride = stride
+        self.relu2 = _own_module(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)  # (N, planes, H', W')
+        return (self.relu if self.relu2 is None else self.relu2)(out + identity)  # (N, planes, H', W')
 
 
 class Bottleneck(nn.Module):
@@ -63,7 +74,7 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 dilation: int = 1):
+                 dilation: int = 1, activation: str = "relu"):
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -71,16 +82,17 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = conv1x1(planes, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = make_activation(activation)
         self.downsample = downsample
         self.stride = stride
+        self.relu2, self.relu3 = _own_module(activation), _own_module(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = (self.relu if self.relu2 is None else self.relu2)(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)  # (N, 4 * planes, H', W')
+        return (self.relu if self.relu3 is None else self.relu3)(out + identity)  # (N, 4 * planes, H', W')
 
 
 Block = Type[Union[BasicBlock, Bottleneck]]
@@ -100,6 +112,11 @@ class ResNet(nn.Module):
         zero_init_residual: start each residual branch's last BatchNorm at zero.
         small_input: ``conv1`` with stride 1 and no ``maxpool``, for 28-64 px images; same
             parameter shapes (the 7x7 kernel stays, unlike CIFAR ResNets, so checkpoints load).
+        activation: a name of ``gantool.ops.activations.ACTIVATIONS`` for every activation place
+            (``relu``, the default, is torchvision's network). With ``relu`` each block applies its one
+            ``relu`` module at all its places, as torchvision does; any other choice gives the 2nd (and
+            Bottleneck's 3rd) place its own module ``relu2`` (``relu3``), so ``prelu`` adds one slope per
+            place: ``relu.weight`` (stem), ``layerX.Y.relu.weight``, ``layerX.Y.relu2.weight`` [...relu3].
 
     Shapes: (N, in_channels, H, W) -> (N, num_classes); ``features``: -> (N, 512 * expansion,
     H / trunk_stride, W / trunk_stride), rounded up.
@@ -107,20 +124,22 @@ class ResNet(nn.Module):
 
     def __init__(self, block: Block, layers: Sequence[int], in_channels: int = 3, num_classes: int = 1000,
                  replace_stride_with_dilation: Sequence[bool] = (False, False, False),
-                 zero_init_residual: bool = False, small_input: bool = False):
+                 zero_init_residual: bool = False, small_input: bool = False, activation: str = "relu"):
         if len(layers) != 4 or len(replace_stride_with_dilation) != 3:
             raise ValueError("ResNet needs 4 stage sizes and 3 replace_stride_with_dilation flags, "
                              f"got {list(layers)} and {list(replace_stride_with_dilation)}")
+        check_activation(activation)  # before building: a typo raises ValueError listing the choices
         super().__init__()
         self.inplanes, self.dilation = 64, 1
         self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=1 if small_input else 2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = make_activation(activation)
         self.maxpool = nn.Identity() if small_input else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2, dilate=replace_stride_with_dilation[0])
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2, dilate=replace_stride_with_dilation[1])
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2, dilate=replace_stride_with_dilation[2])
+        dilate = replace_stride_with_dilation
+        self.layer1 = self._make_layer(block, 64, layers[0], activation=activation)
+        self.layer2 = self._make_layer(block, 128, layers[1], 2, dilate[0], activation)
+        self.layer3 = self._make_layer(block, 256, layers[2], 2, dilate[1], activation)
+        self.layer4 = self._make_layer(block, 512, layers[3], 2, dilate[2], activation)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
         self.trunk_channels = 512 * block.expansion
@@ -136,7 +155,8 @@ class ResNet(nn.Module):
                 if isinstance(m, (BasicBlock, Bottleneck)):
                     nn.init.constant_((m.bn3 if isinstance(m, Bottleneck) else m.bn2).weight, 0)
 
-    def _make_layer(self, block: Block, planes: int, blocks: int, stride: int = 1, dilate: bool = False) -> nn.Sequential:
+    def _make_layer(self, block: Block, planes: int, blocks: int, stride: int = 1, dilate: bool = False,
+                    activation: str = "relu") -> nn.Sequential:
         previous_dilation = self.dilation
         if dilate:
             self.dilation *= stride
@@ -147,9 +167,9 @@ class ResNet(nn.Module):
             downsample = nn.Sequential(
                 conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
             )
-        layers: List[nn.Module] = [block(self.inplanes, planes, stride, downsample, previous_dilation)]
+        layers: List[nn.Module] = [block(self.inplanes, planes, stride, downsample, previous_dilation, activation)]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes, dilation=self.dilation) for _ in range(1, blocks)]
+        layers += [block(self.inplanes, planes, dilation=self.dilation, activation=activation) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     _TRUNK = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
@@ -181,7 +201,8 @@ class ResNet(nn.Module):
 
 @CLASSIFIERS.register("resnet18")
 def resnet18(in_channels: int, num_classes: int, **options) -> ResNet:
-    """ResNet-18; ``options``: ``replace_stride_with_dilation``, ``zero_init_residual``, ``small_input``."""
+    """ResNet-18; ``options``: ``replace_stride_with_dilation``, ``zero_init_residual``, ``small_input``,
+    ``activation``."""
     return ResNet(BasicBlock, [2, 2, 2, 2], in_channels, num_classes, **options)
 
 
@@ -195,3 +216,7 @@ def resnet34(in_channels: int, num_classes: int, **options) -> ResNet:
 def resnet50(in_channels: int, num_classes: int, **options) -> ResNet:
     """ResNet-50 (bottleneck blocks); options as ``resnet18``."""
     return ResNet(Bottleneck, [3, 4, 6, 3], in_channels, num_classes, **options)
+
+
+#: the ``--netC`` names that take ``replace_stride_with_dilation`` (the recipes name them in errors)
+DILATABLE = ("resnet18", "resnet34", "resnet50")

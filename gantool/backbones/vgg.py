@@ -5,6 +5,7 @@ from typing import List, Sequence, Union
 import torch
 import torch.nn as nn
 
+from ..ops.activations import check_activation, make_activation
 from .layers import MaxPool2d
 from .registry import CLASSIFIERS
 
@@ -19,7 +20,8 @@ CONFIGS = {
 }
 
 
-def make_layers(cfg: Config, batch_norm: bool = False, in_channels: int = 3, small_input: bool = False) -> nn.Sequential:
+def make_layers(cfg: Config, batch_norm: bool = False, in_channels: int = 3, small_input: bool = False,
+                activation: str = "relu") -> nn.Sequential:
     """The VGG trunk: 3x3 convolutions (padding 1), each followed by [BatchNorm and] ReLU, and 2x2 pools.
 
     Args:
@@ -28,10 +30,13 @@ def make_layers(cfg: Config, batch_norm: bool = False, in_channels: int = 3, sma
         in_channels: channels of the input images.
         small_input: the first two pools become ``nn.Identity`` (8x instead of 32x downsampling);
             they keep their Sequential index, so keys do not move.
+        activation: a name of ``gantool.ops.activations.ACTIVATIONS`` in place of every ReLU (a module
+            each, keeping its index; ``prelu`` adds a ``<index>.weight`` slope per convolution).
 
     Returns:
         ``nn.Sequential`` with torchvision's indices: (N, in_channels, H, W) -> (N, cfg[-2], H/32, W/32).
     """
+    check_activation(activation)  # before building: a typo raises ValueError listing the choices
     layers: List[nn.Module] = []
     pools = 0
     for v in cfg:
@@ -40,7 +45,8 @@ def make_layers(cfg: Config, batch_norm: bool = False, in_channels: int = 3, sma
             layers.append(nn.Identity() if small_input and pools <= 2 else MaxPool2d(kernel_size=2, stride=2))
         else:
             conv = nn.Conv2d(in_channels, int(v), kernel_size=3, padding=1)
-            layers += [conv, nn.BatchNorm2d(int(v)), nn.ReLU(inplace=True)] if batch_norm else [conv, nn.ReLU(inplace=True)]
+            act = make_activation(activation)
+            layers += [conv, nn.BatchNorm2d(int(v)), act] if batch_norm else [conv, act]
             in_channels = int(v)
     return nn.Sequential(*layers)
 
@@ -71,22 +77,25 @@ class VGG(nn.Module):
         num_classes: number of output logits.
         dropout: dropout probability in the classifier.
         small_input: drop the first two pools (see ``make_layers``), for 28-64 px images.
+        activation: a name of ``gantool.ops.activations.ACTIVATIONS`` for every activation, the
+            trunk's and the classifier's (``relu``, the default, is torchvision's network; ``prelu``
+            adds ``classifier.1.weight`` and ``classifier.4.weight`` besides the trunk's slopes).
 
     Shapes: (N, in_channels, H, W) -> (N, num_classes); ``features``: -> (N, 512, H/32, W/32)
     (at least 1x1), pooled adaptively to 7x7 before the classifier as in torchvision.
     """
 
     def __init__(self, cfg: Config, batch_norm: bool = False, in_channels: int = 3, num_classes: int = 1000,
-                 dropout: float = 0.5, small_input: bool = False):
+                 dropout: float = 0.5, small_input: bool = False, activation: str = "relu"):
         super().__init__()
-        self.features = make_layers(cfg, batch_norm, in_channels, small_input)
+        self.features = make_layers(cfg, batch_norm, in_channels, small_input, activation)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
             nn.Linear(512 * 7 * 7, 4096),
-            nn.ReLU(True),
+            make_activation(activation),
             nn.Dropout(p=dropout),
             nn.Linear(4096, 4096),
-            nn.ReLU(True),
+            make_activation(activation),
             nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
@@ -111,7 +120,7 @@ def _vgg(depth: int, batch_norm: bool, in_channels: int, num_classes: int, **opt
 
 @CLASSIFIERS.register("vgg11")
 def vgg11(in_channels: int, num_classes: int, **options) -> VGG:
-    """VGG-11 (configuration A); ``options``: ``dropout``, ``small_input``."""
+    """VGG-11 (configuration A); ``options``: ``dropout``, ``small_input``, ``activation``."""
     return _vgg(11, False, in_channels, num_classes, **options)
 
 

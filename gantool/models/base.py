@@ -210,14 +210,14 @@ class Recipe:
 
 
 class LabelRecipe(Recipe):
-    """What the classifier and the segmenter share: one network ``networks[key]`` trained with Adam on
-    cross-entropy, always in eval mode at test time (BatchNorm with running statistics, any batch
+    """What the classifier and the segmenter share: one network ``networks[key]`` trained with the run's optimiser
+    (Adam unless ``--optimizer``) on cross-entropy, always in eval mode at test time (BatchNorm with running statistics, any batch
     size), scored on the test split after every epoch, and a confusion matrix behind every score.
 
     Args:
         device, is_train: see ``Recipe``.
         num_classes: number of classes.
-        lr, beta1, beta2: Adam settings.
+        lr, beta1, beta2: the learning rate and Adam's betas.
     """
 
     eval_phase = "test"

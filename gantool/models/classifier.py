@@ -6,15 +6,17 @@ the test split (``eval_phase``); ``test.py`` writes the accuracy and a page of p
 """
 import argparse
 import os
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..backbones import CLASSIFIERS, build_classifier
+from ..backbones.resnet import DILATABLE
 from ..metrics.labels import IGNORE_INDEX
 from ..viz.images import make_grid_image
+from .backbone_options import add_backbone_options, backbone_options
 from .base import MODELS, LabelRecipe, Update
 
 # The size the array datasets come in: trained at it, nothing is resampled.
@@ -42,6 +44,9 @@ class Classifier(LabelRecipe):
     Args:
         netC: a ``--netC`` name; input_nc: image channels; num_classes: classes;
         small_input: the small-input stem (see ``gantool.backbones``); lr, beta1, beta2: Adam.
+        activation: a name of ``ACTIVATIONS`` for every activation of the network (None: its own).
+        replace_stride_with_dilation: three flags, resnet18/34/50 only: dilate layer2-4 instead of
+            striding (None: not given, the plain network).
     """
 
     test_verb = "classified"
@@ -58,6 +63,7 @@ class Classifier(LabelRecipe):
                             help="classes (default: 10, or the class subfolders of --dataset_mode image_folder)")
         parser.add_argument("--small_input", action="store_true",
                             help="small-input stem: 8x less downsampling, for 28-64 px images (slower, often better)")
+        add_backbone_options(parser, "--netC", "relu; lenet sigmoid, lenet5_classic tanh")
         parser.set_defaults(dataset_mode="digits", batch_size=64)
         if is_train:
             # Adam at 1e-3 (not the GANs' 2e-4, beta1 0.5); counters are in images, so log every 50 batches.
@@ -82,12 +88,14 @@ class Classifier(LabelRecipe):
 
     def __init__(self, device: torch.device, is_train: bool, netC: str = "resnet18", input_nc: int = 1,
                  num_classes: int = 10, small_input: bool = False, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999):
+                 beta2: float = 0.999, activation: Optional[str] = None,
+                 replace_stride_with_dilation: Optional[Sequence[bool]] = None):
         super().__init__(device, is_train, num_classes, lr, beta1, beta2)
 
-        net = build_classifier(netC, input_nc, num_classes, small_input=small_input)
+        options, arch = backbone_options("--netC", netC, DILATABLE, activation, replace_stride_with_dilation)
+        net = build_classifier(netC, input_nc, num_classes, small_input=small_input, **options)
         self.add_network(net, f"--netC {netC} --input_nc {input_nc} --num_classes {num_classes}"
-                         + (" --small_input" if small_input else ""))
+                         + (" --small_input" if small_input else "") + arch)
         self._last_batch: Optional[Tensor] = None
 
     def passes_to_compile(self) -> List[str]:

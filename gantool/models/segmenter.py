@@ -1,24 +1,25 @@
 """Semantic segmentation on the shared trainer: ``--model segmenter --netS unet | fcn_resnet18 | ...``.
 
-Trains any ``--netS`` segmenter with per-pixel cross-entropy on ``--dataset_mode segmentation``
-(``images/`` + ``masks/``; with no ``--dataroot`` the built-in ``toy_shapes``). After every epoch
-the trainer scores the test split (pixel accuracy and mean IoU); so does ``test.py``, with a page
-of pictures, true masks and predicted masks.
+Trains any ``--netS`` segmenter with per-pixel cross-entropy, soft Dice or both (``--seg_loss``, see
+``seg_loss.py``) on ``--dataset_mode segmentation`` (``images/`` + ``masks/``; with no ``--dataroot``
+the built-in ``toy_shapes``). After every epoch the trainer scores the test split (pixel accuracy and
+mean IoU); so does ``test.py``, with a page of pictures, true masks and predicted masks.
 """
 import argparse
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..backbones import SEGMENTERS, build_segmenter
+from ..backbones.fcn import DILATABLE
 from ..data.segmentation import read_class_names
 from ..data.toy_shapes import CLASSES
 from ..errors import GantoolError
-from ..metrics.labels import IGNORE_INDEX
 from ..viz.palette import colorize
+from .backbone_options import add_backbone_options, backbone_options
 from .base import MODELS, LabelRecipe, Update
+from .seg_loss import LOSS_PARTS, SEG_LOSSES, segmentation_losses
 
 
 def _class_count(opt: argparse.Namespace) -> Optional[int]:
@@ -33,19 +34,24 @@ def _class_count(opt: argparse.Namespace) -> Optional[int]:
 
 @MODELS.register("segmenter", "--netS")
 class Segmenter(LabelRecipe):
-    """A ``--netS`` segmenter: (N, input_nc, H, W) -> (N, num_classes, H, W) logits, per-pixel
-    cross-entropy (mask value 255 is ignored). Batches hold 'A' (N, input_nc, H, W) in [-1, 1]
-    and 'mask' (N, H, W) int64.
+    """A ``--netS`` segmenter: (N, input_nc, H, W) -> (N, num_classes, H, W) logits, trained with per-pixel
+    cross-entropy, soft Dice or their sum (mask value 255 is ignored by both). Batches hold 'A'
+    (N, input_nc, H, W) in [-1, 1] and 'mask' (N, H, W) int64.
 
     Args:
         netS: a ``--netS`` name; input_nc: image channels; num_classes: classes (background included);
         small_input: the fcn_* small-input trunk (stride 8 instead of 32);
         base_channels, unet_depth: width and depth of ``unet``; lr, beta1, beta2: Adam.
+        activation: a name of ``gantool.ops.activations.ACTIVATIONS`` for every activation of the
+            network (None: its own, relu); replace_stride_with_dilation: three flags, fcn_resnet* only:
+            dilate the trunk's layer2-4 instead of striding (None: not given, the plain network).
+        seg_loss: ``ce``, ``dice`` or ``ce+dice`` (CE + Dice, equal weights); dice_smooth: the Dice
+            smoothing constant (positive); see ``seg_loss.py`` for the formula.
     """
 
     test_verb = "segmented"
 
-    loss_names = ["CE"]
+    loss_names = ["CE"]  # the default --seg_loss ce; an instance sets its own (LOSS_PARTS)
     visual_names = ["image", "mask", "predicted"]
     key = "S"
     score_names = {"accuracy": "pixel_accuracy", "mIoU": "mIoU"}
@@ -58,8 +64,14 @@ class Segmenter(LabelRecipe):
         parser.add_argument("--small_input", action="store_true", help="fcn_*: trunk with 8x, not 32x, downsampling")
         parser.add_argument("--base_channels", type=int, default=64, help="unet: channels of the first level")
         parser.add_argument("--unet_depth", type=int, default=4, help="unet: number of 2x downsamplings")
+        add_backbone_options(parser, "--netS", "relu")
         parser.set_defaults(dataset_mode="segmentation", batch_size=16, no_flip=False)
         if is_train:
+            parser.add_argument("--seg_loss", default="ce", choices=SEG_LOSSES,
+                                help="ce: per-pixel cross-entropy; dice: soft Dice over all classes; "
+                                     "ce+dice: their sum")
+            parser.add_argument("--dice_smooth", type=float, default=1.0,
+                                help="Dice smoothing constant s in (2|P*T| + s) / (|P| + |T| + s), per class")
             parser.set_defaults(lr=1e-3, beta1=0.9, n_epochs=10, n_epochs_decay=10, print_freq=800,
                                 display_freq=1600, update_html_freq=1600, save_epoch_freq=5)
 
@@ -77,11 +89,20 @@ class Segmenter(LabelRecipe):
 
     def __init__(self, device: torch.device, is_train: bool, netS: str = "unet", input_nc: int = 3,
                  num_classes: Optional[int] = None, small_input: bool = False, base_channels: int = 64,
-                 unet_depth: int = 4, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999):
+                 unet_depth: int = 4, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 activation: Optional[str] = None, replace_stride_with_dilation: Optional[Sequence[bool]] = None,
+                 seg_loss: str = "ce", dice_smooth: float = 1.0):
         if num_classes is None:
             raise GantoolError("--num_classes is needed (the data has no classes.txt): the number of classes, "
                                "background included")
+        if seg_loss not in LOSS_PARTS:
+            raise GantoolError(f"--seg_loss {seg_loss} is not one of {', '.join(SEG_LOSSES)}")
+        if not dice_smooth > 0:
+            raise GantoolError(f"--dice_smooth must be positive (it keeps a class absent from a batch from "
+                               f"dividing 0 by 0), got {dice_smooth}")
         super().__init__(device, is_train, num_classes, lr, beta1, beta2)
+        self.seg_loss, self.dice_smooth = seg_loss, dice_smooth
+        self.loss_names = list(LOSS_PARTS[seg_loss])  # what the trainer logs; the sum is what is trained
 
         if netS == "unet":
             options, arch = {"base_channels": base_channels, "depth": unet_depth}, \
@@ -92,30 +113,33 @@ class Segmenter(LabelRecipe):
             raise GantoolError(f"--base_channels and --unet_depth must be positive, got {base_channels} and {unet_depth}")
         if small_input and not netS.startswith("fcn_"):
             raise GantoolError(f"--small_input applies to the fcn_* segmenters, not --netS {netS}")
-        net = build_segmenter(netS, input_nc, num_classes, **options)
-        self.add_network(net, f"--netS {netS} --input_nc {input_nc} --num_classes {num_classes}{arch}")
+        more, more_arch = backbone_options("--netS", netS, DILATABLE, activation, replace_stride_with_dilation)
+        net = build_segmenter(netS, input_nc, num_classes, **options, **more)
+        self.add_network(net, f"--netS {netS} --input_nc {input_nc} --num_classes {num_classes}{arch}{more_arch}")
 
     def passes_to_compile(self) -> List[str]:
         return ["forward_loss"]
 
-    def forward_loss(self, images: Tensor, masks: Tensor) -> Tuple[Tensor, Tensor]:
-        """Per-pixel cross-entropy of (N, C, H, W) images against (N, H, W) masks: ``(loss, logits)``,
-        logits (N, num_classes, H, W)."""
+    def forward_loss(self, images: Tensor, masks: Tensor) -> Tuple[Tensor, Dict[str, Tensor], Tensor]:
+        """The ``--seg_loss`` of (N, C, H, W) images against (N, H, W) masks, in fp32: ``(loss, parts,
+        logits)``, the trained loss (the sum of the parts), its parts by logged name (``CE``, ``Dice``)
+        and the logits (N, num_classes, H, W)."""
         logits = self.networks["S"](images)
-        return F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX), logits
+        parts = segmentation_losses(logits, masks, self.seg_loss, self.dice_smooth)
+        return sum(parts.values()), parts, logits
 
     def training_step(self, batch: Mapping[str, Tensor], update: Optional[Update] = None) -> Dict[str, Tensor]:
         update = update or self.plain_update
         images, masks = batch["A"], batch["mask"]  # (N, C, H, W), (N, H, W)
         self.check_labels(masks, "mask value")
         self.optimizers["S"].zero_grad(set_to_none=True)
-        loss, logits = self.forward_loss(images, masks)
+        loss, parts, logits = self.forward_loss(images, masks)
         update("S", loss)
         predicted = logits.detach().argmax(1)
         self.train_scores.update(predicted, masks)
         self.last_visuals = {"image": images[:1].detach(), "mask": colorize(masks[:1], self.num_classes),
                              "predicted": colorize(predicted[:1], self.num_classes)}
-        return {"CE": loss.detach()}
+        return {name: part.detach() for name, part in parts.items()}
 
     def end_of_epoch(self, epoch: int) -> Optional[str]:
         scores = self.train_scores.scores()
