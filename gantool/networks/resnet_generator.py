@@ -4,7 +4,7 @@ The layer order reproduces the classic pytorch-CycleGAN-and-pix2pix ``nn.Sequent
 parameter-free layers included, so that published state dicts (``model.10.conv_block.5.weight``)
 load unchanged. Do not insert, remove or reorder layers.
 """
-from typing import List
+from typing import Callable, List
 
 import torch
 import torch.nn as nn
@@ -71,6 +71,8 @@ class ResnetGenerator(nn.Module):
         use_dropout: use Dropout(0.5) inside the residual blocks.
         n_blocks: number of residual blocks (9 for 256x256 images, 6 for 128x128 in the paper).
         padding_type: padding inside the residual blocks: ``"reflect"``, ``"replicate"`` or ``"zero"``.
+        block: the residual block class, called as ``block(dim, padding_type, norm_layer, use_dropout,
+            use_bias)`` (``ResnetBlock``; the mobile generator passes its separable block).
 
     Shapes: (N, input_nc, H, W) in [-1, 1] -> (N, output_nc, H, W) in [-1, 1], for H and W
     multiples of ``size_multiple`` (4); pad other sizes with ``pad_to_multiple``.
@@ -87,6 +89,7 @@ class ResnetGenerator(nn.Module):
         use_dropout: bool = False,
         n_blocks: int = 6,
         padding_type: str = "reflect",
+        block: Callable[..., nn.Module] = ResnetBlock,
     ):
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
@@ -109,7 +112,7 @@ class ResnetGenerator(nn.Module):
             ]
         mult = 2**self.n_downsampling
         for _ in range(n_blocks):
-            model += [ResnetBlock(ngf * mult, padding_type, norm_layer, use_dropout, use_bias)]
+            model += [block(ngf * mult, padding_type, norm_layer, use_dropout, use_bias)]
         for i in range(self.n_downsampling):
             mult = 2 ** (self.n_downsampling - i)
             model += [
