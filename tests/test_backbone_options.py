@@ -176,7 +176,7 @@ def test_dilation_from_the_command_line_sets_the_trunk_stride(text, stride, tmp_
     with torch.no_grad():
         assert net.features(torch.rand(1, 3, 64, 64)).shape == (1, 512, 64 // stride, 64 // stride)
     hint = f" --replace_stride_with_dilation {text}"
-    assert recipe.arch_options["C"].endswith(hint) == (stride != 32)  # all False is the plain network
+    assert recipe.arch_options["C"].endswith(hint)  # the hint quotes what was given
 
     opt = parse(["--model", "segmenter", "--netS", "fcn_resnet18", "--num_classes", "4", "--dataroot", ".",
                  "--replace_stride_with_dilation", text], is_train=False)
@@ -185,7 +185,7 @@ def test_dilation_from_the_command_line_sets_the_trunk_stride(text, stride, tmp_
     assert fcn.output_stride == stride and fcn.upsample.weight.shape == (4, 4, 2 * stride, 2 * stride)
     with torch.no_grad():
         assert fcn(torch.rand(1, 3, 40, 36)).shape == (1, 4, 40, 36)
-    assert recipe.arch_options["S"].endswith(hint) == (stride != 32)
+    assert recipe.arch_options["S"].endswith(hint)  # the hint quotes what was given
 
 
 @pytest.mark.parametrize("args, message", [
@@ -203,15 +203,27 @@ def test_dilation_on_a_network_without_it_is_a_clear_error(args, message, tmp_pa
         build_recipe(opt, CPU)
 
 
-def test_a_dilated_segmenter_checkpoint_loads_in_test_py_with_the_same_option(tmp_path, monkeypatch, capsys):
+def test_a_dilated_segmenter_checkpoint_rebuilds_in_test_py_from_its_side_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     net = ["--model", "segmenter", "--netS", "fcn_resnet18", "--name", "dilated", "--load_size", "32",
            "--crop_size", "32", "--max_dataset_size", "8"]
     dilated = ["--replace_stride_with_dilation", "0,1,1"]
     assert cli.train_main(net + dilated + COMMON + ["--batch_size", "8", "--n_epochs", "1", "--n_epochs_decay", "0"]) == 0
     assert cli.test_main(net + dilated + ["--gpu_ids", "-1", "--num_threads", "0"]) == 0
-    assert "gantool: segmented 8 images" in capsys.readouterr().out
-    # Without it the transposed convolution (2 x stride wide) does not fit: the message says what was asked.
+    first = capsys.readouterr().out
+    assert "gantool: segmented 8 images" in first
+    side = json.loads((tmp_path / "checkpoints" / "dilated" / "latest_net_S.json").read_text())
+    assert side["builder"] == "segmenter" and side["kwargs"]["replace_stride_with_dilation"] == [False, True, True]
+    # Without the option test.py rebuilds the dilated network from the side file: the same scores.
+    assert cli.test_main(net + ["--gpu_ids", "-1", "--num_threads", "0"]) == 0
+    again = capsys.readouterr().out
+    scores = [line for line in first.splitlines() if "scores on" in line]
+    assert scores and scores == [line for line in again.splitlines() if "scores on" in line]
+    # A contradicting explicit option is replaced, with one line saying so.
+    assert cli.test_main(net + ["--replace_stride_with_dilation", "0,0,1", "--gpu_ids", "-1", "--num_threads", "0"]) == 0
+    assert "was saved with --replace_stride_with_dilation 0,1,1" in capsys.readouterr().out
+    # Without the side file (a checkpoint from elsewhere) the transposed convolution does not fit: one clear line.
+    (tmp_path / "checkpoints" / "dilated" / "latest_net_S.json").unlink()
     assert cli.test_main(net + ["--gpu_ids", "-1", "--num_threads", "0"]) == 2
     err = capsys.readouterr().err
     assert "does not fit the network you asked for (--netS fcn_resnet18" in err and "upsample.weight" in err
@@ -227,3 +239,9 @@ def test_train_and_test_py_with_activation_gelu_and_dilation(tmp_path, monkeypat
     assert "gantool: classified 32 images" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "results" / "gelu" / "test_latest" / "metrics.json").read_text())
     assert metrics["images"] == 32
+    # test.py without the options rebuilds the GELU, dilated network from the side file: the same predictions
+    # (a ReLU network would load the same weights without complaint, so this is what keeps the scores right).
+    plain = ["--model", "classifier", "--netC", "resnet18", "--name", "gelu", "--max_dataset_size", "32"]
+    assert cli.test_main(plain + ["--gpu_ids", "-1", "--num_threads", "0", "--results_dir", "again"]) == 0
+    again = json.loads((tmp_path / "again" / "gelu" / "test_latest" / "metrics.json").read_text())
+    assert again == metrics

@@ -1,4 +1,5 @@
-"""Self-describing generators: one small dataclass per generator family, saved next to a checkpoint.
+"""Self-describing networks: one small dataclass per generator family (and for the classifier and segmenter
+recipes' backbones), saved next to a checkpoint.
 
 gantool's generator builders (``define_G``, ``MLPGenerator``, ``DCGANGenerator``) attach their description
 to the module they return (``net.gantool_arch``, a :class:`GeneratorArch`, :class:`MLPGeneratorArch` or
@@ -50,12 +51,20 @@ class Arch:
             out[option] = (not value) if field == "use_dropout" else value
         return out
 
+    def hint_options(self) -> Tuple[str, ...]:
+        """The options ``hint`` quotes, in order (``hint_order``; a subclass may leave out unused ones)."""
+        return self.hint_order
+
     def hint(self) -> str:
         """The options as a user types them, for messages: ``--netG resnet_9blocks --ngf 64 ...``."""
         parts = []
         options = self.options()
-        for option in self.hint_order:
+        for option in self.hint_options():
             value = options[option]
+            if value is None:  # not given: the network's own default
+                continue
+            if isinstance(value, (tuple, list)):  # flags such as --replace_stride_with_dilation 0,1,1
+                value = ",".join(str(int(v)) for v in value)
             if isinstance(value, bool):
                 parts.append(f"--{option}" if value else "")
             else:
@@ -111,8 +120,55 @@ class DCGANGeneratorArch(NoiseGeneratorArch):
     ngf: int
 
 
+@dataclasses.dataclass(frozen=True)
+class BackboneArch(Arch):
+    """What the classifier and segmenter recipes' networks share: the options that change their layers.
+    ``activation`` and ``replace_stride_with_dilation`` are None where not given (the network's own);
+    the flags are kept as a tuple (a side file's JSON list becomes one again)."""
+
+    input_nc: int
+    num_classes: int
+    small_input: bool = False
+    activation: Optional[str] = None
+    replace_stride_with_dilation: Optional[Tuple[bool, ...]] = None
+
+    def __post_init__(self):
+        if self.replace_stride_with_dilation is not None:
+            object.__setattr__(self, "replace_stride_with_dilation", tuple(map(bool, self.replace_stride_with_dilation)))
+
+
+_BACKBONE_OPTIONS = ("input_nc", "num_classes", "small_input", "activation", "replace_stride_with_dilation")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierArch(BackboneArch):
+    """A ``--model classifier`` network: ``--netC`` and its options."""
+
+    builder: ClassVar[str] = "classifier"
+    option_names: ClassVar[Dict[str, str]] = {k: k for k in ("netC", *_BACKBONE_OPTIONS)}
+    hint_order: ClassVar[Tuple[str, ...]] = ("netC", *_BACKBONE_OPTIONS)
+    netC: str = "resnet18"
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmenterArch(BackboneArch):
+    """A ``--model segmenter`` network: ``--netS`` and its options (``base_channels``/``unet_depth``: unet's)."""
+
+    builder: ClassVar[str] = "segmenter"
+    option_names: ClassVar[Dict[str, str]] = {k: k for k in ("netS", *_BACKBONE_OPTIONS, "base_channels", "unet_depth")}
+    hint_order: ClassVar[Tuple[str, ...]] = ("netS", *_BACKBONE_OPTIONS, "base_channels", "unet_depth")
+    netS: str = "unet"
+    base_channels: int = 64
+    unet_depth: int = 4
+
+    def hint_options(self) -> Tuple[str, ...]:
+        unet = ("base_channels", "unet_depth")
+        return self.hint_order if self.netS == "unet" else tuple(o for o in self.hint_order if o not in unet)
+
+
 #: side-file ``builder`` -> description class
-ARCHITECTURES = {cls.builder: cls for cls in (GeneratorArch, MLPGeneratorArch, DCGANGeneratorArch)}
+ARCHITECTURES = {cls.builder: cls for cls in (GeneratorArch, MLPGeneratorArch, DCGANGeneratorArch, ClassifierArch,
+                                              SegmenterArch)}
 
 
 def arch_from_record(record: Union[Arch, Dict[str, object]]) -> Arch:
@@ -175,6 +231,10 @@ def format_arch_options(options: Dict[str, object]) -> str:
             parts.append("--no_dropout" if value else "dropout")
         elif isinstance(value, bool):
             parts.append(f"--{key}" if value else f"no --{key}")
+        elif isinstance(value, (tuple, list)):
+            parts.append(f"--{key} {','.join(str(int(v)) for v in value)}")
+        elif value is None:
+            parts.append(f"no --{key}")
         else:
             parts.append(f"--{key} {value}")
     return " ".join(parts)

@@ -31,9 +31,9 @@ def add_backbone_options(parser: argparse.ArgumentParser, net_option: str, own_d
 
 
 def backbone_options(net_option: str, net: str, dilatable: Sequence[str], activation: Optional[str],
-                     replace_stride_with_dilation: Optional[Sequence[bool]]) -> Tuple[dict, str]:
+                     replace_stride_with_dilation: Optional[Sequence[bool]]) -> dict:
     """The network keyword arguments for ``--activation`` / ``--replace_stride_with_dilation`` (None: not
-    given) and their part of the recipe's ``arch_options`` hint, e.g. `` --activation gelu``.
+    given; the network's side file, ``io.arch.BackboneArch``, records them for test.py).
 
     Args:
         net_option, net: ``--netC`` or ``--netS`` and its value; dilatable: the names that take dilation.
@@ -41,9 +41,9 @@ def backbone_options(net_option: str, net: str, dilatable: Sequence[str], activa
     Raises:
         GantoolError: for dilation on a network without it, or not three flags.
     """
-    options, arch = {}, ""
+    options = {}
     if activation is not None:
-        options["activation"], arch = activation, f" --activation {activation}"
+        options["activation"] = activation
     if replace_stride_with_dilation is not None:
         flags = tuple(bool(f) for f in replace_stride_with_dilation)
         if net not in dilatable:
@@ -53,6 +53,4 @@ def backbone_options(net_option: str, net: str, dilatable: Sequence[str], activa
             raise GantoolError(f"--replace_stride_with_dilation needs three flags (layer2,layer3,layer4), "
                                f"got {len(flags)}")
         options["replace_stride_with_dilation"] = flags
-        if any(flags):  # all False is the plain network: no need to repeat it
-            arch += f" --replace_stride_with_dilation {','.join(str(int(f)) for f in flags)}"
-    return options, arch
+    return options

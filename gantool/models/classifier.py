@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..backbones import CLASSIFIERS, build_classifier
 from ..backbones.resnet import DILATABLE
+from ..io.arch import ClassifierArch
 from ..metrics.labels import IGNORE_INDEX
 from ..viz.images import make_grid_image
 from .backbone_options import add_backbone_options, backbone_options
@@ -92,10 +93,12 @@ class Classifier(LabelRecipe):
                  replace_stride_with_dilation: Optional[Sequence[bool]] = None):
         super().__init__(device, is_train, num_classes, lr, beta1, beta2)
 
-        options, arch = backbone_options("--netC", netC, DILATABLE, activation, replace_stride_with_dilation)
+        options = backbone_options("--netC", netC, DILATABLE, activation, replace_stride_with_dilation)
         net = build_classifier(netC, input_nc, num_classes, small_input=small_input, **options)
-        self.add_network(net, f"--netC {netC} --input_nc {input_nc} --num_classes {num_classes}"
-                         + (" --small_input" if small_input else "") + arch)
+        # Saved beside its checkpoints (gantool.io.arch): test.py rebuilds it with these options.
+        net.gantool_arch = ClassifierArch(netC=netC, input_nc=input_nc, num_classes=num_classes,
+                                          small_input=small_input, **options)
+        self.add_network(net, net.gantool_arch.hint())
         self._last_batch: Optional[Tensor] = None
 
     def passes_to_compile(self) -> List[str]:

@@ -16,6 +16,7 @@ from ..backbones.fcn import DILATABLE
 from ..data.segmentation import read_class_names
 from ..data.toy_shapes import CLASSES
 from ..errors import GantoolError
+from ..io.arch import SegmenterArch
 from ..viz.palette import colorize
 from .backbone_options import add_backbone_options, backbone_options
 from .base import MODELS, LabelRecipe, Update
@@ -104,18 +105,19 @@ class Segmenter(LabelRecipe):
         self.seg_loss, self.dice_smooth = seg_loss, dice_smooth
         self.loss_names = list(LOSS_PARTS[seg_loss])  # what the trainer logs; the sum is what is trained
 
-        if netS == "unet":
-            options, arch = {"base_channels": base_channels, "depth": unet_depth}, \
-                f" --base_channels {base_channels} --unet_depth {unet_depth}"
-        else:
-            options, arch = ({"small_input": True}, " --small_input") if small_input else ({}, "")
+        unet = netS == "unet"
+        options = {"base_channels": base_channels, "depth": unet_depth} if unet else {"small_input": small_input}
         if min(base_channels, unet_depth) < 1:
             raise GantoolError(f"--base_channels and --unet_depth must be positive, got {base_channels} and {unet_depth}")
         if small_input and not netS.startswith("fcn_"):
             raise GantoolError(f"--small_input applies to the fcn_* segmenters, not --netS {netS}")
-        more, more_arch = backbone_options("--netS", netS, DILATABLE, activation, replace_stride_with_dilation)
+        more = backbone_options("--netS", netS, DILATABLE, activation, replace_stride_with_dilation)
         net = build_segmenter(netS, input_nc, num_classes, **options, **more)
-        self.add_network(net, f"--netS {netS} --input_nc {input_nc} --num_classes {num_classes}{arch}{more_arch}")
+        # Saved beside its checkpoints (gantool.io.arch): test.py rebuilds it with these options.
+        net.gantool_arch = SegmenterArch(netS=netS, input_nc=input_nc, num_classes=num_classes,
+                                         small_input=small_input, base_channels=base_channels,
+                                         unet_depth=unet_depth, **more)
+        self.add_network(net, net.gantool_arch.hint())
 
     def passes_to_compile(self) -> List[str]:
         return ["forward_loss"]

@@ -3,8 +3,10 @@ from typing import Optional, Union
 
 import torch.nn as nn
 
+from ..backbones import build_classifier, build_segmenter
 from ..errors import GantoolError
-from ..io.arch import Arch, DCGANGeneratorArch, GeneratorArch, MLPGeneratorArch, arch_from_record
+from ..io.arch import (Arch, BackboneArch, ClassifierArch, DCGANGeneratorArch,
+                       GeneratorArch, MLPGeneratorArch, arch_from_record)
 from .dcgan import DCGANGenerator
 from .mlp_gan import MLPGenerator
 from .norm import D_NORMS, get_norm_layer, init_weights, spectral_normalise
@@ -59,9 +61,24 @@ def define_G(
     return net
 
 
+def _backbone(arch: BackboneArch) -> nn.Module:
+    """The classifier or segmenter a ``BackboneArch`` describes (the recipes' own construction)."""
+    given = {k: v for k, v in (("activation", arch.activation),
+                               ("replace_stride_with_dilation", arch.replace_stride_with_dilation)) if v is not None}
+    if isinstance(arch, ClassifierArch):
+        return build_classifier(arch.netC, arch.input_nc, arch.num_classes, small_input=arch.small_input, **given)
+    if arch.netS == "unet":  # the segmenter recipe's names for unet's width and depth
+        given.update(base_channels=arch.base_channels, depth=arch.unet_depth)
+    else:
+        given["small_input"] = arch.small_input
+    return build_segmenter(arch.netS, arch.input_nc, arch.num_classes, **given)
+
+
 def build_from_arch(arch: Union[Arch, dict]) -> nn.Module:
-    """Rebuild the (untrained) generator that ``arch`` describes (a description or a side file's record), on the CPU."""
+    """Rebuild the (untrained) network that ``arch`` describes (a description or a side file's record), on the CPU."""
     arch = arch_from_record(arch)
+    if isinstance(arch, BackboneArch):
+        return _backbone(arch)
     builders = {GeneratorArch: define_G, MLPGeneratorArch: MLPGenerator, DCGANGeneratorArch: DCGANGenerator}
     return builders[type(arch)](**arch.kwargs())
 
