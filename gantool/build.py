@@ -21,6 +21,7 @@ from .engine.device import select_device, select_training_device
 from .errors import GantoolError
 from .io.arch import arch_options, format_arch_options, read_arch
 from .io.checkpoint import load_network
+from .io.files import ensure_folder
 from .io.pretrained import checkpoint_folder, shipped_folder, shipped_names
 from .models import MODELS
 from .models.optimizers import OptimizerSpec
@@ -100,14 +101,7 @@ def build_recipe(opt: argparse.Namespace, device: torch.device):
 
 def run_dir(opt: argparse.Namespace) -> str:
     """``<checkpoints_dir>/<name>``, created; an unwritable place is a clear error."""
-    path = os.path.join(opt.checkpoints_dir, opt.name)
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as err:
-        raise GantoolError(f"cannot create {path}: {err.strerror}; choose another --checkpoints_dir") from None
-    if not os.access(path, os.W_OK):
-        raise GantoolError(f"{path} is not writable; choose another --checkpoints_dir")
-    return path
+    return ensure_folder(os.path.join(opt.checkpoints_dir, opt.name), "--checkpoints_dir")
 
 
 def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):

@@ -41,10 +41,25 @@ def test_torchscript_round_trip_any_size(generators, tmp_path, name, eval_mode):
     assert got.shape == (1, 3, 70, 45) and torch.allclose(got, reference.translate_tensor(x), atol=1e-5)
 
 
-def test_a_difference_above_the_tolerance_fails(generators, tmp_path):
+def test_a_difference_above_the_tolerance_fails_and_keeps_the_previous_file(generators, tmp_path):
+    out = tmp_path / "g.pt"
+    out.write_bytes(b"an earlier export")
     with pytest.raises(GantoolError, match="differs from the eager model"):
-        export(Translator.load(generators["resnet"], device="cpu"), "torchscript", str(tmp_path / "g.pt"),
+        export(Translator.load(generators["resnet"], device="cpu"), "torchscript", str(out),
                tolerance=-1.0, log=lambda m: None)
+    assert out.read_bytes() == b"an earlier export" and [p.name for p in tmp_path.iterdir()] != []
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no half-written file left
+
+
+@pytest.mark.parametrize("where", ["a_file/x.pt", "a_file/deeper/x.pt"])
+def test_an_output_under_a_file_is_one_line(generators, tmp_path, capsys, where):
+    from gantool import cli
+
+    (tmp_path / "a_file").write_text("in the way")
+    assert cli.main(["export", generators["resnet"], "-o", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'a_file'} is a file, not a folder; choose another -o" in err and "Traceback" not in err
+    assert (tmp_path / "a_file").read_text() == "in the way"
 
 
 @pytest.mark.skipif(not HAS_ONNX, reason="the onnx package is not installed (the message is tested below)")

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import GantoolError
+from ..io.files import checked_write_path
 from ..io.pretrained import shipped_folder
 from .translator import CLASSIC_ARCH, Translator, resolve_checkpoint
 
@@ -140,10 +141,23 @@ def export(translator: Translator, fmt: str, path: str, tolerance: float = 1e-4,
     if fmt == "onnx" and has_dropout(net):
         raise GantoolError("this generator keeps dropout on at test time (test.py without --eval), which is random "
                            "and cannot be checked in ONNX; pass --eval to export test.py --eval's network")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     multiple, input_nc = translator.size_multiple, translator.input_nc
     exporter = export_torchscript if fmt == "torchscript" else export_onnx
-    exported = exporter(net, multiple, input_nc, path)
+    worst: List[float] = []
+
+    def write_and_check(tmp: str) -> None:
+        # The file replaces an earlier one only once it matches the eager model: a failed check keeps the old.
+        worst.append(_compare(translator, exporter(net, multiple, input_nc, tmp), path, fmt, tolerance, log))
+
+    checked_write_path(path, write_and_check, "-o")
+    return worst[0]
+
+
+def _compare(translator: Translator, exported: Callable[[Tensor], Tensor], path: str, fmt: str, tolerance: float,
+             log: Callable[[str], None]) -> float:
+    """The largest difference between ``exported`` and the eager generator on random inputs; raises above
+    ``tolerance``."""
+    net, multiple, input_nc = translator.net, translator.size_multiple, translator.input_nc
     eager = PaddedGenerator(_core(net), multiple)
     worst = 0.0
     for n, h, w in check_sizes(multiple, fmt):

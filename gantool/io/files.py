@@ -54,13 +54,52 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
     atomic_write_path(path, fill)
 
 
-def _checked_write(path: str, write: Callable[[str], None]) -> None:
-    """:func:`atomic_write_path` that creates the folder and turns file-system failures into one clear line."""
-    folder = os.path.dirname(os.path.abspath(path))
+def ensure_folder(folder: str, option: str = "") -> str:
+    """Create ``folder`` (and its parents) if needed and check that it can be written to.
+
+    Args:
+        folder: the folder an output goes to.
+        option: the option that chose it (``--results_dir``, ``-o``...), named in the message.
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        GantoolError: one line when a file is in the way, the place cannot be created or is not writable.
+    """
+    hint = f"; choose another {option}" if option else ""
     try:
         os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in _parents(folder) if os.path.exists(p) and not os.path.isdir(p)), folder)
+        raise GantoolError(f"cannot create the folder {folder}: {blocker} is a file, not a folder{hint}") from None
     except OSError as err:
-        raise GantoolError(f"cannot write to {folder}: {err.strerror}") from None
+        raise GantoolError(f"cannot create the folder {folder}: {err.strerror or err}{hint}") from None
+    if not os.access(folder, os.W_OK):
+        raise GantoolError(f"{folder} is not writable{hint}")
+    return folder
+
+
+def _parents(folder: str):
+    """``folder`` and the folders above it, from the root down."""
+    path = os.path.abspath(folder)
+    chain = [path]
+    while os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+        chain.append(path)
+    return reversed(chain)
+
+
+def checked_write_path(path: str, write: Callable[[str], None], option: str = "") -> None:
+    """:func:`atomic_write_path` that creates the folder and turns file-system failures (a file where the
+    folder should be, no permission, a full disk) into one clear line; the previous file stays as it was.
+
+    Args:
+        path: destination file.
+        write: fills the temporary file it is given; whatever it raises leaves ``path`` unchanged.
+        option: the option that chose ``path``, named in the messages.
+    """
+    folder = ensure_folder(os.path.dirname(os.path.abspath(path)), option)
     try:
         atomic_write_path(path, write)
     except OSError as err:
@@ -71,7 +110,7 @@ def _checked_write(path: str, write: Callable[[str], None]) -> None:
 
 def atomic_save(obj, path: str) -> None:
     """``torch.save(obj, path)`` through a temporary file and a rename."""
-    _checked_write(path, lambda tmp: torch.save(obj, tmp))
+    checked_write_path(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -80,7 +119,7 @@ def atomic_write_text(path: str, text: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
-    _checked_write(path, write)
+    checked_write_path(path, write)
 
 
 def remove_stale_temporaries(folder: str) -> None:

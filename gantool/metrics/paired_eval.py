@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.image_io import is_image_file
-from .image_sets import labelled_files
 from ..errors import GantoolError
+from ..io.files import ensure_folder
+from .image_sets import labelled_files
 from .paired import paired_metrics
 
 # Used when metrics.json does not say (results written before it recorded its pairs).
@@ -182,8 +183,7 @@ def format_table(rows: Sequence[dict]) -> str:
 
 def write_csv(rows: Sequence[dict], path: str) -> None:
     """Write the rows to ``path`` as CSV with the ``COLUMNS`` header (full precision)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    ensure_folder(os.path.dirname(os.path.abspath(path)), "--csv")
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()

@@ -5,8 +5,8 @@ import torch.nn as nn
 
 from ..backbones import build_classifier, build_segmenter
 from ..errors import GantoolError
-from ..io.arch import (Arch, BackboneArch, ClassifierArch, DCGANGeneratorArch,
-                       GeneratorArch, MLPGeneratorArch, arch_from_record)
+from ..io.arch import (Arch, BackboneArch, ClassifierArch, DCGANGeneratorArch, GeneratorArch, MLPGeneratorArch,
+                       arch_from_record)
 from .dcgan import DCGANGenerator
 from .mlp_gan import MLPGenerator
 from .norm import D_NORMS, get_norm_layer, init_weights, spectral_normalise

@@ -14,6 +14,7 @@ import os
 from typing import Callable, List
 
 from ..errors import GantoolError
+from ..io.files import ensure_folder
 from .assets import DEFAULT_REGISTRY, install_assets, missing_assets, visdom_static_dir
 
 DEFAULT_PORT = 8097
@@ -54,7 +55,7 @@ def make_app(port: int = DEFAULT_PORT, env_path: str = "", readonly: bool = Fals
     # tornado only sets these when they are absent, so naming them here wins.
     visdom_app.tornado_settings.update(autoreload=False, serve_traceback=False, static_hash_cache=True)
     env_path = os.path.abspath(os.path.expanduser(env_path)) if env_path else DEFAULT_ENV_PATH
-    os.makedirs(env_path, exist_ok=True)
+    ensure_folder(env_path, "--env_path")
     return visdom_app.Application(port=port, base_url="", env_path=env_path, readonly=readonly)
 
 
