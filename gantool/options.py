@@ -266,6 +266,10 @@ def _check_names(opt: argparse.Namespace) -> None:
         check_norm_D(opt.norm_D)
 
 
+#: the largest --load_size/--crop_size accepted: 16384^2 RGB floats are 3 GiB per image, before any network
+MAX_IMAGE_SIDE = 16384
+
+
 def _check(opt: argparse.Namespace) -> None:
     """Reject values no run can use, with the option's name in the message."""
     _check_names(opt)
@@ -275,6 +279,12 @@ def _check(opt: argparse.Namespace) -> None:
     for name in positive:
         if getattr(opt, name) <= 0:
             raise GantoolError(f"--{name} must be a positive number, got {getattr(opt, name)}")
+    for name in ("load_size", "crop_size", "display_winsize"):
+        size = getattr(opt, name)
+        if size > MAX_IMAGE_SIDE:  # a typo's extra zeros would decode one image into many gigabytes
+            gib = size * size * 3 * 4 / 2**30
+            raise GantoolError(f"--{name} {size} is larger than {MAX_IMAGE_SIDE} pixels: one RGB image of that size "
+                               f"takes {gib:,.0f} GiB as floats; for large images use gantool translate --tile")
     for name in ["num_threads", "load_iter"] + (["n_epochs", "n_epochs_decay", "max_iters", "pool_size"] if opt.is_train else []):
         if getattr(opt, name) < 0:
             raise GantoolError(f"--{name} must not be negative, got {getattr(opt, name)}")

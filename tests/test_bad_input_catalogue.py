@@ -150,6 +150,11 @@ def s_crop_larger_than_load(tmp):
     return "train.py", train_args(tmp, unaligned(tmp), "--load_size", "32", "--crop_size", "64")
 
 
+def s_load_size_typo(tmp):
+    # The typo that once grew past 6 GiB within seconds, resizing a 32x32 image to 200000x200000.
+    return "train.py", train_args(tmp, unaligned(tmp), "--load_size", "200000", "--crop_size", "32")
+
+
 def s_option(*extra):
     return lambda tmp: ("train.py", train_args(tmp, unaligned(tmp), *extra))
 
@@ -302,6 +307,7 @@ ROWS = [
         "65x32); the aligned mode cuts each into a left (A) and a right (B) half, dropping the last column of an odd "
         "width; --strict_data stops here", 2),
     Row("crop_larger_than_load", s_crop_larger_than_load, "--crop_size 64 is larger than --load_size 32", 2),
+    Row("load_size_typo", s_load_size_typo, "--load_size 200000 is larger than 16384 pixels", 2, True),
     Row("batch_size_0", s_option("--batch_size", "0"), "--batch_size must be a positive number, got 0", 2, True),
     Row("batch_size_negative", s_option("--batch_size", "-3"), "--batch_size must be a positive number, got -3", 2),
     Row("n_epochs_negative", s_option("--n_epochs", "-1"), "--n_epochs must not be negative, got -1", 2),
