@@ -113,14 +113,21 @@ def eval_main(argv: Optional[List[str]] = None) -> int:
     return _run(lambda args: evaluate(args, log), argv)
 
 
+def download_main(argv: Optional[List[str]] = None) -> int:
+    """``gantool download dataset|model NAME``: a classic dataset or pretrained generator, no bash needed."""
+    from .io.download_command import download_main as download
+
+    return _run(lambda args: download(args, log), argv)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``gantool train|test|eval|translate|export|check-data|dashboard|dashboard-assets [options]``."""
+    """``gantool train|test|eval|translate|export|download|check-data|dashboard|dashboard-assets [options]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": train_main, "test": test_main, "eval": eval_main, "translate": translate_main, "export": export_main,
-                "check-data": check_data_main, "dashboard": dashboard_main,
+                "download": download_main, "check-data": check_data_main, "dashboard": dashboard_main,
                 "dashboard-assets": dashboard_assets_main}
     if not argv or argv[0] not in commands:
-        print("usage: gantool {train,test,eval,translate,export,check-data,dashboard,dashboard-assets} [options]   "
-              "(gantool train --help for the options)", file=sys.stderr)
+        print("usage: gantool {train,test,eval,translate,export,download,check-data,dashboard,dashboard-assets} "
+              "[options]   (gantool train --help for the options)", file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     return commands[argv[0]](argv[1:])

@@ -3,6 +3,12 @@
 #
 # Usage: bash scripts/download_cyclegan_dataset.sh NAME
 # Unpacks into ./datasets/NAME/ (relative to the current directory), e.g. trainA/ trainB/ testA/ testB/.
+#
+# Without bash (Windows), or to resume a broken download, the Python command does the same:
+#   gantool download dataset NAME
+# This script stays standalone on purpose (curl or wget, unzip or tar, no Python: it works before
+# gantool is installed); tests/test_download_command.py keeps its names and URL equal to the
+# command's (gantool/io/download_command.py).
 set -euo pipefail
 
 DATASETS=(apple2orange summer2winter_yosemite horse2zebra monet2photo cezanne2photo ukiyoe2photo

@@ -4,6 +4,12 @@
 # Usage: bash scripts/download_pix2pix_dataset.sh NAME
 # Unpacks into ./datasets/NAME/ (relative to the current directory): train/ val/ test/ of A|B images, for e.g.
 #   python train.py --dataroot ./datasets/facades --name facades_pix2pix --model pix2pix --direction BtoA
+#
+# Without bash (Windows), or to resume a broken download, the Python command does the same:
+#   gantool download dataset NAME --from pix2pix
+# This script stays standalone on purpose (curl or wget, unzip or tar, no Python: it works before
+# gantool is installed); tests/test_download_command.py keeps its names and URL equal to the
+# command's (gantool/io/download_command.py).
 set -euo pipefail
 
 DATASETS=(facades cityscapes maps edges2shoes edges2handbags night2day)

@@ -7,20 +7,17 @@ with before it is used, and a download lands at its place only once its digest i
 never holds half a file.
 """
 import hashlib
-import http.client
 import os
-import urllib.error
-import urllib.request
 from typing import Callable, Optional
 
 import torch
 import torch.nn as nn
 
 from ..errors import GantoolError
+from .downloads import fetch
 from .files import atomic_write_path, load_file
 
 _CHUNK = 1 << 20
-_TIMEOUT_S = 60
 
 
 def cache_dir() -> str:
@@ -86,9 +83,10 @@ def verify(path: str, sha256: str) -> None:
 def download(url: str, path: str, sha256: str, log: Callable[[str], None] = print) -> None:
     """Stream ``url`` into ``path``, checking its SHA-256 before it is put in place.
 
-    The bytes go to a temporary file next to ``path``, which is renamed to ``path`` only when the digest
-    matches: an interrupted download, a network error or wrong bytes leave ``path`` as it was (absent,
-    or the previous file) and no temporary file behind.
+    The bytes go to a temporary file next to ``path`` (through :func:`gantool.io.downloads.fetch`), which is
+    renamed to ``path`` only when the digest matches: an interrupted download, a network error or wrong
+    bytes leave ``path`` as it was (absent, or the previous file) and no temporary file behind. Weights are
+    small enough that starting again beats keeping a partial file to resume.
 
     Args:
         url: where to fetch from (``https://``; any scheme urllib opens).
@@ -107,40 +105,18 @@ def download(url: str, path: str, sha256: str, log: Callable[[str], None] = prin
     except OSError as err:
         raise GantoolError(f"cannot write to {folder}: {err.strerror}") from None
     log(f"downloading {url} to {path}")
-    size = [0]
 
-    def fetch(tmp: str) -> None:
-        digest = hashlib.sha256()
-        with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response, _saving(path, open, tmp, "xb") as f:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                digest.update(chunk)
-                _saving(path, f.write, chunk)
-                size[0] += len(chunk)
-            if response.length:  # http.client ends a body cut short by the server quietly
-                raise GantoolError(f"could not download {url}: the connection closed after {size[0]} of "
-                                   f"{size[0] + response.length} bytes; nothing was saved to {path}")
-        if not _matches(digest.hexdigest(), sha256):
-            raise _mismatch(f"{url} sent a file that is not the expected one", digest.hexdigest(), sha256,
+    def fill(tmp: str) -> None:
+        digest = fetch(url, tmp, resume=False, log=log)
+        if not _matches(digest, sha256):
+            raise _mismatch(f"{url} sent a file that is not the expected one", digest, sha256,
                             f"nothing was saved to {path}")
 
     try:
-        atomic_write_path(path, fetch)
-    except urllib.error.HTTPError as err:
-        raise GantoolError(f"could not download {url}: HTTP error {err.code} {err.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:  # file errors are GantoolErrors
-        if not os.access(folder, os.W_OK):
-            raise GantoolError(f"cannot write to {folder}") from None
-        reason = str(getattr(err, "reason", None) or err).strip() or type(err).__name__
-        raise GantoolError(f"could not download {url}: {reason.splitlines()[0]}") from None
-    log(f"downloaded {size[0] / 1e6:.1f} MB, SHA-256 checked")
-
-
-def _saving(path: str, call: Callable, *args):
-    """``call(*args)`` with an OSError turned into "could not save ``path``" (told apart from network errors)."""
-    try:
-        return call(*args)
-    except OSError as err:
+        atomic_write_path(path, fill)
+    except OSError as err:  # the final rename
         raise GantoolError(f"could not save {path}: {err.strerror or err}") from None
+    log(f"downloaded {os.path.getsize(path) / 1e6:.1f} MB, SHA-256 checked")
 
 
 _download = download  # find_weights' ``download`` flag hides the function's name there
