@@ -23,8 +23,10 @@ setup(
         # tornado 6.6 answers 403 for visdom's page.
         "tornado<6.6",
     ],
-    # The tests cover the ONNX export too, so they install what it needs.
-    extras_require={"test": ["pytest", "onnx==1.23.2", "onnxscript==0.7.2"],
-                    "onnx": ["onnx==1.23.2", "onnxscript==0.7.2"]},
+    # The tests cover the ONNX export and the logging sinks too, so they install what those need.
+    extras_require={"test": ["pytest", "onnx==1.23.2", "onnxscript==0.7.2", "tensorboard", "wandb"],
+                    "onnx": ["onnx==1.23.2", "onnxscript==0.7.2"],
+                    "tensorboard": ["tensorboard"],  # --use_tensorboard
+                    "wandb": ["wandb"]},  # --use_wandb
     entry_points={"console_scripts": ["gantool=gantool.cli:main"]},
 )

@@ -73,7 +73,8 @@ def build_dataset(opt: argparse.Namespace, log: Callable[[str], None] = print):
     shared = dict(root=dataroot(opt, log), phase=opt.phase, direction=opt.direction, input_nc=opt.input_nc,
                   output_nc=opt.output_nc, preprocess=preprocess, max_dataset_size=opt.max_dataset_size,
                   serial_batches=opt.serial_batches, seed=opt.seed,
-                  strict_data=getattr(opt, "strict_data", False))
+                  strict_data=getattr(opt, "strict_data", False), bit_depth=getattr(opt, "bit_depth", "auto"),
+                  value_range=getattr(opt, "value_range", None))
     params = inspect.signature(cls.__init__).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         shared = {k: v for k, v in shared.items() if k in params}
@@ -107,8 +108,11 @@ def run_dir(opt: argparse.Namespace) -> str:
 def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     """Device, seed, recipe, dataset, visualizer and trainer for ``train.py``."""
     from .engine.trainer import Trainer
+    from .viz.sink_registry import check_installed, open_sinks
     from .viz.visualizer import TrainingVisualizer
 
+    sinks = [name for name, on in (("tensorboard", opt.use_tensorboard), ("wandb", opt.use_wandb)) if on]
+    check_installed(sinks)  # on every process, before anything slow: a missing package is a one-line error
     device, _, message = select_training_device(opt.gpu_list)  # under torchrun: joins the process group
     if not distributed.is_main():
         log = _silent  # rank 0 alone talks to the user and writes files
@@ -128,19 +132,15 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     seed_everything(opt.seed)
     with distributed.main_first():  # the built-in dataset is generated once
         dataset = build_dataset(opt, log)
+    if distributed.is_main():
+        record_depth(dataset, folder, log)
+    opt = training_range(opt, dataset)  # validation reads float images with the training images' range
     recipe = build_recipe(opt, device)
     if opt.lambda_r1 > 0 and "lambda_r1" not in inspect.signature(type(recipe).__init__).parameters:
         raise GantoolError(f"--model {opt.model} has no R1 penalty; drop --lambda_r1")
     if opt.verbose:
         for name, net in recipe.networks.items():
             log(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters")
-    visualizer = distributed.Silent()
-    if distributed.is_main():
-        visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id,
-                                        display_server=opt.display_server, display_port=opt.display_port,
-                                        display_env=opt.display_env, display_ncols=opt.display_ncols,
-                                        display_winsize=opt.display_winsize, use_html=not opt.no_html,
-                                        resume=opt.continue_train, log=log)
     eval_dataset = None
     if recipe.eval_phase is not None:
         # Scored as test.py reads a split: no flips, and no random crop (load_size = crop_size).
@@ -148,12 +148,28 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
                                          "load_size": opt.crop_size, "serial_batches": True})
         eval_dataset = build_dataset(eval_opt, log)
     validator = build_validator(opt, recipe, device, log)
+    visualizer = distributed.Silent()  # built last: the sinks' runs should not open for a build that fails
+    if distributed.is_main():
+        visualizer = TrainingVisualizer(folder, opt.name, display_id=opt.display_id,
+                                        display_server=opt.display_server, display_port=opt.display_port,
+                                        display_env=opt.display_env, display_ncols=opt.display_ncols,
+                                        display_winsize=opt.display_winsize, use_html=not opt.no_html,
+                                        resume=opt.continue_train, log=log,
+                                        sinks=open_sinks(sinks, folder, opt.name, opt.wandb_project_name, log))
+        visualizer.log_options(format_options(opt), {k: v for k, v in vars(opt).items() if k != "option_defaults"})
     settings = {**_matching(Trainer.__init__, opt), "val_freq": opt.val_freq or (1 if opt.keep_best else 0)}
     trainer = Trainer(recipe, dataset, folder, **settings, visualizer=visualizer, log=log,
                       eval_dataset=eval_dataset, sync_batchnorm=opt.norm == "syncbatch", validator=validator)
+    visualizer.follow(lambda: trainer.total_iters, lambda: learning_rates(recipe))  # the sinks' step and lr/*
     if distributed.is_active():
         seed_everything(opt.seed + distributed.rank())  # noise and dropout differ per process
     return trainer
+
+
+def learning_rates(recipe) -> dict:
+    """``optimizer name -> current lr`` (``G``, ``D``...; a further parameter group of one is ``<name>_<i>``)."""
+    return {(name if i == 0 else f"{name}_{i}"): group["lr"] for name, opt in recipe.optimizers.items()
+            for i, group in enumerate(opt.param_groups)}
 
 
 def resolve_extractor(opt: argparse.Namespace) -> str:
@@ -228,6 +244,7 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         recipe = build_recipe(opt, device)
     for name, path in paths.items():
         load_network(recipe.networks[name], path, recipe.options_hint(name))
+    opt = recorded_depth(opt, folder, log)  # images read as in training, outputs back in its units
     if folder != shipped_folder(opt.name):  # the package folder may be read-only
         save_options(opt, folder)
     batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
@@ -238,7 +255,57 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,
                   precision=opt.precision, channels_last=opt.channels_last, compile=opt.compile,
                   fixed_size=opt.preprocess in FIXED_SIZE_MODES and batches is None,
-                  distribution=_test_distribution(opt, recipe, device, batches is not None, log))
+                  distribution=_test_distribution(opt, recipe, device, batches is not None, log),
+                  depth=getattr(dataset, "depth_policy", None))
+
+
+def record_depth(dataset, folder: str, log: Callable[[str], None]) -> None:
+    """Write ``<folder>/value_range.json`` when the dataset reads images above 8 bits (test.py and translate
+    read it back); 8-bit runs write nothing."""
+    from .data.depth import save_record
+
+    if not getattr(dataset, "reads_full_depth", lambda: False)():
+        return
+    value_range = dataset.value_range
+    path = save_record(folder, dataset.bit_depth, value_range, dataset.depth_counts())
+    if value_range is not None:
+        log(f"gantool: float values {value_range.lo:g}..{value_range.hi:g} ({value_range.source}) map to [-1, 1]; "
+            f"recorded in {path}")
+
+
+def training_range(opt: argparse.Namespace, dataset) -> argparse.Namespace:
+    """A copy of ``opt`` whose ``--value_range`` is the range the training dataset found (``opt`` when there is
+    none, or the user gave one), so that held-out splits are scaled as the training images were."""
+    value_range = getattr(dataset, "value_range", None)
+    if value_range is None or getattr(opt, "value_range", None) is not None:
+        return opt
+    return argparse.Namespace(**{**vars(opt), "value_range": value_range.text()})
+
+
+def recorded_depth(opt: argparse.Namespace, folder: str, log: Callable[[str], None]) -> argparse.Namespace:
+    """``opt`` with the ``--bit_depth`` and ``--value_range`` its run recorded (``value_range.json``), where the
+    user gave none; explicit values win, with one line when they differ. ``opt`` itself is not changed."""
+    from .data.depth import RECORD, load_record
+    from .data.depth import parse_value_range as parse
+
+    record = load_record(folder)
+    if record is None:
+        return opt
+    defaults = getattr(opt, "option_defaults", {})
+    changes = {}
+    for key, recorded in record.items():
+        current = getattr(opt, key, None)
+        if key in defaults and current == defaults[key]:
+            changes[key] = recorded
+        elif recorded is not None and (parse(current) != parse(recorded) if key == "value_range"
+                                       else current != recorded):
+            log(f"gantool: the run was trained with --{key} {recorded} ({os.path.join(folder, RECORD)}); "
+                f"using --{key} {current} as given")
+    changes = {k: v for k, v in changes.items() if v != getattr(opt, k)}
+    if changes:
+        log("gantool: reading images as the run was trained: " + " ".join(f"--{k}={v}" for k, v in changes.items())
+            + f" (from {os.path.join(folder, RECORD)})")
+    return argparse.Namespace(**{**vars(opt), **changes}) if changes else opt
 
 
 def _test_checkpoints(recipe, folder: str, label: str, ema: bool) -> dict:

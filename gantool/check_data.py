@@ -2,8 +2,10 @@
 
 It builds the dataset of every split exactly as ``train.py`` / ``test.py`` would (same options, same
 ``--dataset_mode``), so a layout that would fail fails here with the same message, and reports per
-split and folder: image counts, unusable files (empty, truncated, not an image), image modes and
-sizes, and mismatches (domains of different modes or sizes, images that will be converted).
+split and folder: image counts, unusable files (empty, truncated, not an image), image modes, bit
+depths ("8-bit RGB: 120 files, 16-bit gray: 20 files") and sizes, and mismatches (domains of different
+modes or sizes, a domain mixing bit depths, images that will be converted), and the range float values
+are mapped with (``--bit_depth``, ``--value_range``).
 
 Each file is read once, and only its header and its last bytes (``gantool.data.tools.scan``), so a
 large folder is checked in about a second (``python scripts/bench_check_data.py`` measures it; figures in
@@ -60,6 +62,9 @@ def _folder_lines(folder: str, root: str, infos: List[ImageInfo]) -> Tuple[List[
         sizes = Counter(f"{i.size[0]}x{i.size[1]}" for i in good)
         widths, heights = [i.size[0] for i in good], [i.size[1] for i in good]
         lines.append(f"    modes: {_top(modes)}")
+        depths = Counter(i.depth_label() for i in good)
+        lines.append("    bit depths: " + ", ".join(f"{k}: {v} file{'s' if v != 1 else ''}"
+                                                     for k, v in depths.most_common()))
         lines.append(f"    sizes: {_top(sizes, 3)}; width {min(widths)}..{max(widths)}, "
                      f"height {min(heights)}..{max(heights)}")
     for info in bad[:MAX_LISTED]:
@@ -69,9 +74,22 @@ def _folder_lines(folder: str, root: str, infos: List[ImageInfo]) -> Tuple[List[
     return lines, good
 
 
-def _notes(folders: List[Tuple[str, List[ImageInfo]]], input_nc: int) -> List[str]:
-    """Mismatches between the folders of a split, and conversions training will make."""
+def _depth_notes(folders: List[Tuple[str, List[ImageInfo]]], bit_depth: str) -> List[str]:
+    """Folders (domains) whose files differ in bit depth: each file is scaled by its own depth."""
     notes = []
+    for folder, good in folders:
+        depths = Counter("8-bit" if i.depth == "8" or i.squashed else i.depth_label().split()[0] for i in good)
+        if len(depths) > 1:
+            how = ("all are read at 8 bits (--bit_depth 8)" if bit_depth == "8" else
+                   "each file is scaled by its own depth (8-bit v/255, 16-bit v/65535, float by the value range)")
+            notes.append(f"{os.path.basename(folder)} mixes bit depths ({_top(depths)}): {how}; "
+                         "convert them to one depth")
+    return notes
+
+
+def _notes(folders: List[Tuple[str, List[ImageInfo]]], input_nc: int, bit_depth: str = "auto") -> List[str]:
+    """Mismatches between the folders of a split, and conversions training will make."""
+    notes = _depth_notes(folders, bit_depth)
     main_mode = {f: Counter(i.mode for i in g).most_common(1)[0][0] for f, g in folders if g}
     if len(set(main_mode.values())) > 1:
         notes.append("the folders hold different modes: " + ", ".join(
@@ -80,8 +98,10 @@ def _notes(folders: List[Tuple[str, List[ImageInfo]]], input_nc: int) -> List[st
     if len(set(main_size.values())) > 1:
         notes.append("the folders hold different sizes: " + ", ".join(
             f"{os.path.basename(f)} mostly {w}x{h}" for f, (w, h) in main_size.items()))
+    deep = bit_depth != "8"  # 16-bit and float files keep their own values: converted only if channels differ
     converted = Counter(i.mode for _, g in folders for i in g
-                        if i.mode not in (("L",) if input_nc == 1 else ("RGB",)))
+                        if i.mode not in (("L",) if input_nc == 1 else ("RGB",))
+                        and not (deep and i.depth != "8" and not i.squashed and i.gray == (input_nc == 1)))
     if converted:
         target = "grayscale (L)" if input_nc == 1 else "RGB"
         notes.append(f"converted to {target} when read: " + _top(converted, 6) + " images")
@@ -133,8 +153,17 @@ def check_data(opt: argparse.Namespace, log: Callable[[str], None], full: bool =
                 usable.append((folder, good))
                 for line in lines:
                     log(line)
-            for note in _notes(usable, opt.input_nc):
+            for note in _notes(usable, opt.input_nc, getattr(opt, "bit_depth", "auto")):
                 log(f"  note: {note}")
+            try:
+                value_range = getattr(dataset, "value_range", None)
+            except GantoolError as error:  # float images of one single value: no range to map them with
+                log(f"  cannot be used: {error}")
+                if phase == opt.phase:
+                    ok, reason = False, f"training would fail on the {phase} split: {error}"
+                continue
+            if value_range is not None:
+                log(f"  float values {value_range.lo:g}..{value_range.hi:g} ({value_range.source}) map to [-1, 1]")
             for line in captured.getvalue().splitlines():
                 if line.startswith("gantool: warning: ") and not line.startswith("gantool: warning: skipping"):
                     log(f"  warning: {line[len('gantool: warning: '):]}")

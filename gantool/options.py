@@ -66,6 +66,14 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
     g.add_argument("--strict_data", action="store_true",
                    help="stop before training on an unreadable image file instead of skipping it with a warning")
+    g.add_argument("--bit_depth", default="auto", choices=["auto", "8", "16", "float"],
+                   help="how deep images are read: auto (each file's own: 8-bit v/255, 16-bit v/65535, float by "
+                        "--value_range), 8 (squash everything to 8 bits), 16, float; test.py writes outputs at the "
+                        "input's depth next to 8-bit previews (see README)")
+    g.add_argument("--value_range", default=None,
+                   help="LO,HI: the float values mapped to [-1, 1], e.g. --value_range=-1024,3071 (with '=' when LO is "
+                        "negative); default: the training images' "
+                        "min/max, recorded in checkpoints/<name>/value_range.json for test.py")
     g.add_argument("--display_winsize", type=int, default=256, help="image width in the dashboard and HTML pages")
     g = parser.add_argument_group("speed")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
@@ -85,8 +93,11 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
                         "toy_scenes; auto: digits for digit data, toy_scenes for the built-in day->night data, "
                         "else inception")
     g.add_argument("--extractor_weights", default=None, help="a weights file for --extractor")
-    g.add_argument("--use_wandb", action="store_true", help="(accepted for compatibility; not used)")
-    g.add_argument("--wandb_project_name", default="CycleGAN-and-pix2pix", help="(accepted for compatibility)")
+    # Base options, as in the classic, so that test.py commands carrying them still parse; only train.py logs.
+    g.add_argument("--use_wandb", action="store_true",
+                   help="train.py: also log to Weights & Biases (offline without credentials; pip install "
+                        "\"gantool[wandb]\")")
+    g.add_argument("--wandb_project_name", default="CycleGAN-and-pix2pix", help="train.py: the W&B project")
 
 
 def _train_options(parser: argparse.ArgumentParser) -> None:
@@ -102,6 +113,8 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--update_html_freq", type=int, default=1000, help="iterations between saves to the HTML page")
     g.add_argument("--print_freq", type=int, default=100, help="iterations between loss printouts")
     g.add_argument("--no_html", action="store_true", help="do not write checkpoints/<name>/web/")
+    g.add_argument("--use_tensorboard", action="store_true",
+                   help="also log to TensorBoard in checkpoints/<name>/tb/ (pip install \"gantool[tensorboard]\")")
     g = parser.add_argument_group("saving")
     g.add_argument("--save_latest_freq", type=int, default=5000, help="iterations between saves of the latest state")
     g.add_argument("--save_epoch_freq", type=int, default=5, help="epochs between numbered checkpoints")
@@ -316,6 +329,9 @@ def _check(opt: argparse.Namespace) -> None:
         raise GantoolError(f"--num_test must be positive, got {opt.num_test}")
     if opt.max_dataset_size <= 0:
         raise GantoolError(f"--max_dataset_size must be positive, got {opt.max_dataset_size}")
+    from .data.depth import parse_value_range
+
+    parse_value_range(opt.value_range)  # "--value_range 5": one line with an example
     # A dataset mode that downloads (--download, where the mode has it) creates its folder.
     if opt.dataroot is not None and not os.path.isdir(opt.dataroot) and not getattr(opt, "download", False):
         raise GantoolError(f"--dataroot {opt.dataroot} is not a folder")

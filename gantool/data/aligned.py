@@ -4,7 +4,7 @@ from typing import Dict, List, Tuple
 
 from ..errors import GantoolError
 from .base import DATASETS, FolderDataset
-from .image_io import load_image
+from .depth import to_channels
 from .tools.scan import ImageInfo
 
 
@@ -62,15 +62,14 @@ class AlignedDataset(FolderDataset):
         self.check_index(index)
         path = self.paths[index]
         both_gray = self.input_nc == 1 and self.output_nc == 1
-        ab = load_image(path, 1 if both_gray else 3)
+        ab = self.read(path, 1 if both_gray else 3)
         w, h = ab.size
         half = w // 2
         if half == 0:
             raise GantoolError(f"{path} is {w} pixel wide: too narrow to hold A and B side by side")
         left, right = ab.crop((0, 0, half, h)), ab.crop((half, 0, 2 * half, h))
         a_img, b_img = (left, right) if self.direction == "AtoB" else (right, left)
-        a_img = a_img.convert("L" if self.input_nc == 1 else "RGB")
-        b_img = b_img.convert("L" if self.output_nc == 1 else "RGB")
+        a_img, b_img = to_channels(a_img, self.input_nc), to_channels(b_img, self.output_nc)
         return {
             "A": self.transform(a_img, self.rng(index, "AB"), path),
             "B": self.transform(b_img, self.rng(index, "AB"), path),  # same seed: same crop/flip

@@ -12,7 +12,8 @@ from torch.utils.data import Dataset
 from ..errors import GantoolError
 from ..registry import Registry
 from .builtin import builtin_option_defaults, ensure_builtin
-from .image_io import IMG_EXTENSIONS, UnreadableImageError, is_image_file, load_image, make_dataset
+from .depth import DepthPolicy, ValueRange, check_bit_depth, parse_value_range, value_extremes
+from .image_io import IMG_EXTENSIONS, UnreadableImageError, is_image_file, make_dataset
 from .tools.scan import ImageInfo, scan_images
 from .transforms import Preprocess, transform_image
 
@@ -56,6 +57,9 @@ class FolderDataset(Dataset):
         seed: base of every item's random crop, flip and pairing.
         strict_data: stop with an error on an unusable image file (``--strict_data``) instead of
             skipping it with a warning.
+        bit_depth: ``--bit_depth`` auto|8|16|float: the depth files are read at (``gantool.data.depth``).
+        value_range: ``--value_range`` "LO,HI" of float values; None: the min/max over the dataset's
+            float images (every image with ``bit_depth="float"``), found when the dataset is built.
 
     Every folder is screened when the dataset is built (``screen``): empty, truncated and
     non-image files are skipped with one warning each (or refused with ``strict_data``), and
@@ -86,7 +90,8 @@ class FolderDataset(Dataset):
     def __init__(self, root: str, phase: str = "train", direction: str = "AtoB",
                  input_nc: int = 3, output_nc: int = 3, preprocess: Preprocess = Preprocess(),
                  max_dataset_size: float = float("inf"), serial_batches: bool = False,
-                 seed: int = 0, strict_data: bool = False):
+                 seed: int = 0, strict_data: bool = False, bit_depth: str = "auto",
+                 value_range: Optional[str] = None):
         if direction not in DIRECTIONS:
             raise GantoolError(
                 f"unknown --direction '{direction}'; choose from: {', '.join(DIRECTIONS)}")
@@ -106,6 +111,9 @@ class FolderDataset(Dataset):
         self.serial_batches = serial_batches
         self.seed = seed
         self.strict_data = strict_data
+        self.bit_depth = check_bit_depth(bit_depth)
+        self.given_range = parse_value_range(value_range)
+        self._extremes: Optional[Tuple[float, float, int]] = None  # (min, max, files) of the float images
         self.epoch = 0
         self.scans: List[Tuple[str, List[ImageInfo]]] = []  # (folder, every file's ImageInfo), for check-data
         self._skipped: set = set()
@@ -125,9 +133,71 @@ class FolderDataset(Dataset):
         except GantoolError as error:
             raise GantoolError(f"{path}: {error}") from None
 
+    def read(self, path: str, channels: int):
+        """One image file at the dataset's depth: an 8-bit PIL image or a ``HighDepthImage``."""
+        return self.depth_policy.read(path, channels)
+
     def load(self, path: str, channels: int, rng: random.Random) -> torch.Tensor:
         """Read and preprocess one image file into a (channels, H, W) tensor in [-1, 1]."""
-        return self.transform(load_image(path, channels), rng, path)
+        return self.transform(self.read(path, channels), rng, path)
+
+    @property
+    def value_range(self) -> Optional[ValueRange]:
+        """The float values' range: ``value_range`` as given, else the screened images' min/max (None when no
+        image is read as float)."""
+        if self.given_range is not None or self._extremes is None:
+            return self.given_range
+        lo, hi, count = self._extremes
+        if lo == hi:
+            raise GantoolError(f"every float image of {self.root} holds the one value {lo:g}; give the range their "
+                               "values mean with --value_range LO,HI")
+        return ValueRange(lo, hi, f"min/max of {count} image{'s' if count != 1 else ''} in {self.root}")
+
+    @property
+    def depth_policy(self) -> DepthPolicy:
+        """How the files are read and outputs made from them are written (``--bit_depth``, the range)."""
+        return DepthPolicy(self.bit_depth, self.value_range)
+
+    def depth_counts(self) -> Dict[str, int]:
+        """Usable images per depth read ({"8-bit RGB": 3, "16-bit gray": 2}) over the screened folders."""
+        counts: Dict[str, int] = {}
+        for _, infos in self.scans:
+            for info in infos:
+                if info.ok:
+                    counts[info.depth_label()] = counts.get(info.depth_label(), 0) + 1
+        return counts
+
+    def reads_full_depth(self) -> bool:
+        """True when some image is read above 8 bits (or ``--bit_depth``/``--value_range`` were set): the
+        run then records its scaling (``gantool.data.depth.save_record``)."""
+        if self.bit_depth == "8":
+            return False
+        deep = any(i.ok and i.depth != "8" and not i.squashed for _, infos in self.scans for i in infos)
+        return deep or self.bit_depth != "auto" or self.given_range is not None
+
+    def _screen_depths(self, infos: List[ImageInfo], folder: str) -> None:
+        """16-bit colour PNG/TIFF (Pillow reads 8 bits of them): a warning, or an error when ``--bit_depth``
+        asks for full depth; float files under ``--bit_depth 16``: an error. Then the float images' min/max."""
+        if self.bit_depth == "8":
+            return
+        squashed = [i for i in infos if i.squashed]
+        if squashed:
+            message = (f"{len(squashed)} of the {len(infos)} images in {folder} are 16-bit RGB (first: "
+                       f"{os.path.basename(squashed[0].path)}), which Pillow reads at 8 bits")
+            if self.bit_depth != "auto":
+                raise GantoolError(f"{message}: --bit_depth {self.bit_depth} needs them whole; save them as .npy "
+                                   "(H x W x 3 uint16) or pass --bit_depth auto to read them at 8 bits")
+            self.warn(f"{message}; save them as .npy (H x W x 3 uint16) to keep 16 bits")
+        floats = [i for i in infos if i.depth == "float"]
+        if floats and self.bit_depth == "16":
+            raise GantoolError(f"{floats[0].path} holds float values; --bit_depth 16 reads integer images: use "
+                               "--bit_depth float (or auto) with --value_range LO,HI")
+        ranged = infos if self.bit_depth == "float" else floats
+        if ranged and self.given_range is None:
+            found = value_extremes(i.path for i in ranged)
+            if found is not None:  # one range for every folder (A and B): outputs map back with it
+                lo, hi, count = self._extremes or (found[0], found[1], 0)
+                self._extremes = (min(lo, found[0]), max(hi, found[1]), count + found[2])
 
     def __getitem__(self, index: int) -> Dict:
         """Item ``index`` (see the subclass); an undecodable file is skipped once, with a warning."""
@@ -177,6 +247,7 @@ class FolderDataset(Dataset):
                       "(gantool check-data lists them all)")
         self._skipped.update(i.path for i in bad)
         self.check_images(good, folder)
+        self._screen_depths(good, folder)
         return [i.path for i in good]
 
     def usable_size(self, info: ImageInfo) -> Tuple[int, int]:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..errors import GantoolError
 from .base import DATASETS, FolderDataset
-from .image_io import IMG_EXTENSIONS, UnreadableImageError, load_image
+from .image_io import IMG_EXTENSIONS, UnreadableImageError
 from .toy_shapes import ensure_toy_shapes
 from .transforms import Preprocess, _random_crop
 
@@ -90,7 +90,7 @@ class SegmentationDataset(FolderDataset):
         masks = {}
         for name in os.listdir(mask_dir):
             stem, ext = os.path.splitext(name)
-            if ext.lower() in IMG_EXTENSIONS and not name.startswith("."):
+            if ext.lower() in IMG_EXTENSIONS and ext.lower() != ".npy" and not name.startswith("."):  # masks: PNGs
                 masks.setdefault(stem, os.path.join(mask_dir, name))
         self.mask_paths = []
         images_dir = os.path.join(base, "images")
@@ -119,7 +119,7 @@ class SegmentationDataset(FolderDataset):
     def get_item(self, index: int) -> Dict:
         self.check_index(index)
         path, mask_path = self.paths[index], self.mask_paths[index]
-        image, mask = load_image(path, self.input_nc), self._read_mask(mask_path)
+        image, mask = self.read(path, self.input_nc), self._read_mask(mask_path)  # 16-bit/float: full depth
         if image.size != mask.size:
             raise GantoolError(f"{mask_path} is {mask.size[0]}x{mask.size[1]} but its image {path} is "
                                f"{image.size[0]}x{image.size[1]}")

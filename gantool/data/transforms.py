@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from ..errors import GantoolError
+from .depth import HighDepthImage
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 #: the modes after which every image of a dataset has one size (``crop_size`` squared)
@@ -75,7 +76,9 @@ def _random_crop(img: Image.Image, size: int, fx: float, fy: float) -> Image.Ima
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL image (any channel count, 8 bit) -> float tensor (C, H, W) in [-1, 1]."""
+    """PIL image (any channel count, 8 bit) or ``HighDepthImage`` -> float tensor (C, H, W) in [-1, 1]."""
+    if isinstance(img, HighDepthImage):
+        return img.to_tensor()  # 2u - 1 of its [0, 1] values, at full precision
     arr = np.asarray(img, dtype=np.float32)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -92,7 +95,8 @@ def transform_image(img: Image.Image, pre: Preprocess, rng: random.Random) -> to
     and its ground truth).
 
     Args:
-        img: PIL image in mode "RGB" or "L" (any 8-bit mode works).
+        img: PIL image in mode "RGB" or "L" (any 8-bit mode works), or a ``HighDepthImage`` (16-bit and float
+            files: the same operations, resampled in float).
         pre: the preprocessing settings.
         rng: source of the random crop position and flip.
 

@@ -22,15 +22,19 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def resolve_precision(name: str, device: torch.device) -> Tuple[str, str]:
+def resolve_precision(name: str, device: torch.device, full_depth: bool = False) -> Tuple[str, str]:
     """The precision ``--precision name`` means on ``device``, and a line saying why.
 
     ``auto``: bf16 autocast on CPUs with AVX512-BF16/AMX, where it is about twice as fast; fp32 on GPUs,
     where bf16 autocast measured no faster than fp32 for any of the benchmark's workloads (the steps are
-    bound by kernel launches, not arithmetic; figures in the README), and elsewhere.
+    bound by kernel launches, not arithmetic; figures in the README), and elsewhere. ``full_depth`` (16-bit or
+    float images, ``--bit_depth``): fp32 everywhere, since bf16 keeps 8 significant bits, the depth of the
+    8-bit pictures such data is meant to go beyond.
     """
     if name not in PRECISIONS:
         raise GantoolError(f"unknown --precision {name!r}; choose from: {', '.join(PRECISIONS)}")
+    if name == "auto" and full_depth:
+        return "fp32", "fp32 (16-bit/float images: bf16 autocast would keep 8 significant bits of them)"
     if device.type == "cuda":
         if name == "auto":
             return "fp32", "fp32 (on GPUs bf16 autocast measured no faster; --precision bf16 to choose it)"

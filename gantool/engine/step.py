@@ -48,12 +48,13 @@ class StepRunner:
         log: prints the one line that says what was chosen.
         fixed_size: every batch has the same image size (``--preprocess`` crops or resizes to one), so that on
             a GPU cuDNN may time its algorithms once per layer and keep the fastest (``cudnn.benchmark``).
+        full_depth: the images are 16-bit or float (``--bit_depth``): ``auto`` precision is fp32.
     """
 
     def __init__(self, device: torch.device, precision: str = "auto", channels_last: str = "auto",
                  compile: str = "auto", nan_policy: str = "stop", log: Callable[[str], None] = print,
-                 fixed_size: bool = False):
-        name, why = resolve_precision(precision, device)
+                 fixed_size: bool = False, full_depth: bool = False):
+        name, why = resolve_precision(precision, device, full_depth)
         self.device = device
         self.precision = Precision(name, device)
         self.nan_guard = NanGuard(nan_policy)  # both routes: skipping an update, and stopping the run

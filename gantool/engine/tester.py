@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 from ..io.files import atomic_write_text
 from ..metrics.paired import MetricMeter, paired_metrics
 from ..models.base import Recipe
+from ..viz.depth_files import save_full_depth
 from ..viz.html import HTMLPage
 from ..viz.images import make_grid_image, save_image, tensor2im
 from .step import StepRunner
@@ -32,18 +33,25 @@ class Tester:
         fixed_size: every test image has one size (``cudnn.benchmark`` on a GPU).
         distribution: gathers the outputs (and the real target images) for FID/KID (``test.py --metrics``);
             None: no distribution metrics.
+        depth: the dataset's ``DepthPolicy`` (``gantool.data.depth``): pictures made from 16-bit or float
+            inputs are also saved at that depth, ``<stem>_<label>_16bit.png`` (``_float.tif``, ``.npy``...), next
+            to the 8-bit previews the page shows. None: previews only.
     """
 
     def __init__(self, recipe: Recipe, dataset, web_dir: str, title: str, *, num_test: float = float("inf"),
                  aspect_ratio: float = 1.0, width: int = 256, eval_mode: bool = False,
                  log: Callable[[str], None] = print, batches: Optional[Iterable[Mapping]] = None,
                  precision: str = "auto", channels_last: str = "auto", compile: str = "auto",
-                 fixed_size: bool = False, distribution=None):
+                 fixed_size: bool = False, distribution=None, depth=None):
         self.recipe, self.dataset, self.web_dir, self.title, self.batches = recipe, dataset, web_dir, title, batches
         self.num_test, self.aspect_ratio, self.width, self.eval_mode, self.log = (
             num_test, aspect_ratio, width, eval_mode, log)
         self.distribution = distribution
-        self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log, fixed_size=fixed_size)
+        self.depth = depth
+        self.full_files: Dict[str, int] = {}  # full-depth files written, by name ending ("_16bit.png": 4)
+        full_depth = getattr(dataset, "reads_full_depth", lambda: False)()  # fp32 for 16-bit/float outputs
+        self.steps = StepRunner(recipe.device, precision, channels_last, compile, log=log, fixed_size=fixed_size,
+                                full_depth=full_depth)
         self.steps.prepare(recipe, training=False)
 
     def run(self) -> Dict[str, float]:
@@ -69,7 +77,8 @@ class Tester:
             path = batch["A_paths"][j] if "A_paths" in batch else f"{i:04d}"
             for label in grids:
                 grids[label].append(tensor2im(visuals[label]))
-            row, values = self._save_result(page, path, visuals, meter)
+            sources = {side: batch[f"{side}_paths"][j] for side in "AB" if f"{side}_paths" in batch}
+            row, values = self._save_result(page, path, visuals, meter, sources)
             if self.distribution is not None:
                 self.distribution.add(visuals)
             rows.append(row)
@@ -80,9 +89,11 @@ class Tester:
         self.log(f"gantool: {verb} {len(rows)} images; results page {index}")
         return averages
 
-    def _save_result(self, page: HTMLPage, path: str, visuals: Dict[str, object], meter: MetricMeter):
+    def _save_result(self, page: HTMLPage, path: str, visuals: Dict[str, object], meter: MetricMeter,
+                     sources: Optional[Dict[str, str]] = None):
         """Save one result's pictures; returns its page row ``(stem, files, captions)`` and its table values
-        (one number per image, such as a class label, and the paired metrics)."""
+        (one number per image, such as a class label, and the paired metrics). ``sources``: the input files
+        ({"A": path, "B": path}) whose depth the pictures are also saved at."""
         stem = os.path.splitext(os.path.basename(path))[0]
         values = {label: v.reshape(-1)[0].item() for label, v in visuals.items() if v.dim() <= 1}
         names, captions = [], []
@@ -91,6 +102,7 @@ class Tester:
                 continue
             file = f"{stem}_{label}.png"
             save_image(tensor2im(image), os.path.join(page.image_dir, file), self.aspect_ratio)
+            self._save_full_depth(page, f"{stem}_{label}", label, image, sources or {})
             names.append(file)
             captions.append(label)
         scores = {}
@@ -102,6 +114,18 @@ class Tester:
         if values and captions:
             captions[0] += " (" + ", ".join(f"{k} {v}" for k, v in values.items()) + ")"
         return (stem, names, captions), {**values, **scores}
+
+    def _save_full_depth(self, page: HTMLPage, base: str, label: str, image, sources: Dict[str, str]) -> None:
+        """``image`` at its input's depth beside its preview (nothing for 8-bit inputs). A picture labelled
+        ``*_B`` takes the depth of the batch's B file, the others that of the A file (the input)."""
+        source = sources.get("B" if label.endswith("_B") and "B" in sources else "A")
+        if self.depth is None or source is None or image.dim() != 4:
+            return
+        spec = self.depth.output_for(source, image.shape[1])
+        if spec is not None:
+            save_full_depth(image, os.path.join(page.image_dir, spec.file_name(base)), spec)
+            ending = spec.suffix + spec.ext
+            self.full_files[ending] = self.full_files.get(ending, 0) + 1
 
     def _save_grids(self, page: HTMLPage, grids: Dict[str, list]) -> List[str]:
         """Tile each ``grid_visuals`` label's pictures into ``grid_<label>.png``; returns the file names."""
@@ -131,6 +155,7 @@ class Tester:
             self.log(f"gantool: {summary}")
             averages = {**averages, **scores}
         distribution = self._distribution_scores(page)
+        full_depth = self._full_depth_note(page)
         if grid_files:
             page.add_header(f"all {len(rows)} results")
             page.add_images(grid_files, grid_files, grid_files, width=max(self.width, 512))
@@ -146,8 +171,24 @@ class Tester:
                                       # which visual was scored against which: scripts/eval_paired.py reads it
                                       "pairs": [list(p) for p in self.recipe.metric_pairs],
                                       "distribution_pairs": [list(p) for p in self.recipe.distribution_pairs],
-                                      **({"distribution": distribution} if distribution else {})}, indent=1))
+                                      **({"distribution": distribution} if distribution else {}),
+                                      **({"full_depth": full_depth} if full_depth else {})}, indent=1))
         return {**averages, **{k: v for k, v in distribution.items() if isinstance(v, float)}}, index
+
+    def _full_depth_note(self, page: HTMLPage) -> Dict[str, object]:
+        """A line on the page naming the full-depth files; what ``metrics.json`` records of them (the value
+        range ``gantool eval paired`` reads float files with)."""
+        if not self.full_files:
+            return {}
+        value_range = self.depth.value_range
+        kinds = ", ".join(f"{n} <stem>_<label>{ending}" for ending, n in sorted(self.full_files.items()))
+        note = f"the pictures are previews at 8 bits; at the inputs' depth they are beside them in images/: {kinds}"
+        if value_range is not None:
+            note += f"; float values {value_range.lo:g}..{value_range.hi:g} ({value_range.source})"
+        page.add_text(note)
+        self.log(f"gantool: {note}")
+        return {"files": dict(sorted(self.full_files.items())), "bit_depth": self.depth.bit_depth,
+                "value_range": None if value_range is None else [value_range.lo, value_range.hi]}
 
     def _distribution_scores(self, page: HTMLPage) -> Dict[str, object]:
         """FID/KID of the outputs against the real target images (``--metrics``), on the page and in the log."""

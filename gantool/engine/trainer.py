@@ -92,7 +92,8 @@ class Trainer:
         self.epoch, self.epoch_iter, self.total_iters = 1, 0, 0
         self.loss_sum, self.loss_count = 0.0, 0
         self.steps = StepRunner(recipe.device, precision, channels_last, compile, nan_policy, log,
-                                fixed_size=preprocess in FIXED_SIZE_MODES)
+                                fixed_size=preprocess in FIXED_SIZE_MODES,
+                                full_depth=getattr(dataset, "reads_full_depth", lambda: False)())
         # The generators' averages copy the plain networks; wrapping (DDP, compile) keeps their parameters.
         self.ema = make_ema(recipe, ema_decay, self.steps.memory_format)
         # Under torchrun each trainable network is wrapped in DDP (gradients averaged over the processes).
@@ -263,7 +264,7 @@ class Trainer:
                  f"batch size {self.batch_size}; writing to {self.run_dir}")
         remove_stale_temporaries(self.run_dir)  # left by a run killed while saving
         self._prepare_scores()
-        with stop_signals(self._on_signal):
+        with stop_signals(self._on_signal), contextlib.closing(self.visualizer or distributed.Silent()):
             while self.epoch <= last_epoch:
                 if self._run_epoch(skip, last_epoch, loss_log):
                     return

@@ -1,13 +1,25 @@
-"""``gantool translate IN -o OUT --checkpoint C``: one image, a folder or a glob, with a progress bar."""
+"""``gantool translate IN -o OUT --checkpoint C``: one image, a folder or a glob, with a progress bar.
+
+8-bit images come out as 8-bit images, as always. 16-bit and float inputs (``--bit_depth``, read as the
+run was trained: its ``value_range.json``) come out at their depth, under the output name when its format
+can hold them (else with the extension that can, such as ``.npy``), next to an 8-bit ``<name>_preview.png``.
+"""
 import argparse
 import glob
 import os
-from typing import Callable, List
+from dataclasses import replace
+from typing import Callable, List, Optional
 
-from ..data.image_io import IMG_EXTENSIONS, is_image_file, load_image
+import numpy as np
+
+from ..data.depth import BIT_DEPTHS, RECORD, DepthPolicy, HighDepthImage, load_record, parse_value_range
+from ..data.image_io import IMG_EXTENSIONS, is_image_file
+from ..data.tools.scan import inspect_image
 from ..errors import GantoolError
+from ..viz.depth_files import save_full_depth
+from ..viz.images import save_image, tensor2im
 from .export import _arch_arguments, arch_kwargs
-from .translator import Translator
+from .translator import Translator, resolve_checkpoint
 
 
 def input_files(source: str) -> List[str]:
@@ -42,6 +54,32 @@ def output_paths(files: List[str], output: str, single: bool) -> List[str]:
     return [os.path.join(output, n) for n in names]
 
 
+def depth_policy(checkpoint: str, bit_depth: Optional[str], value_range: Optional[str]) -> DepthPolicy:
+    """How inputs are read: ``bit_depth``/``value_range`` as given, else as the checkpoint's run recorded them
+    (``value_range.json`` beside the ``.pth``), else ``auto`` with no range."""
+    record = load_record(os.path.dirname(os.path.abspath(resolve_checkpoint(checkpoint)))) or {}
+    recorded_range = parse_value_range(record.get("value_range"))
+    if recorded_range is not None:
+        recorded_range = replace(recorded_range, source=f"recorded in the run's {RECORD}")
+    return DepthPolicy(bit_depth or record.get("bit_depth") or "auto",
+                       parse_value_range(value_range) or recorded_range)
+
+
+def _save_deep(translator: Translator, image: HighDepthImage, src: str, dst: str, policy: DepthPolicy) -> str:
+    """Translate a 16-bit or float picture; write it at its depth and an 8-bit preview; returns the file written."""
+    out = translator.translate_tensor(image.to_tensor()[None])  # (1, output_nc, H, W) in [-1, 1]
+    spec = policy.output_for(src, out.shape[1])
+    base, ext = os.path.splitext(dst)
+    if spec is None:
+        raise GantoolError(f"the generator makes {out.shape[1]} channels, which is not an image; translate "
+                           "tensors from Python to get them")
+    if not spec.can_write(ext, out.shape[1]):
+        dst = base + spec.ext  # e.g. a 16-bit colour output of a 16-bit gray PNG: only .npy holds it
+    save_full_depth(out, dst, spec)
+    save_image(tensor2im(out), base + "_preview.png")
+    return dst
+
+
 def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     """Parse ``argv`` and translate the images."""
     from tqdm import tqdm
@@ -60,6 +98,11 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     parser.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles")
     parser.add_argument("--eval", action="store_true",
                         help="test.py --eval semantics: BatchNorm running statistics, no dropout")
+    parser.add_argument("--bit_depth", default=None, choices=BIT_DEPTHS,
+                        help="how deep inputs are read (default: as the checkpoint's run recorded, else auto: "
+                             "16-bit and float files at full depth, written back at it)")
+    parser.add_argument("--value_range", default=None,
+                        help="LO,HI of float inputs (default: the run's value_range.json)")
     _arch_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = parser.parse_args(argv)
@@ -69,12 +112,21 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     outputs = output_paths(files, args.output, single=os.path.isfile(args.input))
     translator = Translator.load(args.checkpoint, args.device, eval_mode=args.eval, tile=args.tile,
                                  overlap=args.overlap, **arch_kwargs(args))
-    for src, dst in zip(tqdm(files, desc="translating", unit="image", disable=None), outputs):
-        image = load_image(src, translator.input_nc)
+    policy = depth_policy(args.checkpoint, args.bit_depth, args.value_range)
+    for k, (src, dst) in enumerate(zip(tqdm(files, desc="translating", unit="image", disable=None), outputs)):
+        if policy.bit_depth in ("16", "float") and inspect_image(src).squashed:
+            raise GantoolError(f"{src} is a 16-bit RGB file, which Pillow reads at 8 bits: save it as .npy (H x W x 3 "
+                               "uint16), or pass --bit_depth auto to translate it at 8 bits")
+        image = policy.read(src, translator.input_nc)
         folder = os.path.dirname(os.path.abspath(dst))
         try:
             os.makedirs(folder, exist_ok=True)
-            translator(image).save(dst)
+            if isinstance(image, HighDepthImage):
+                outputs[k] = _save_deep(translator, image, src, dst, policy)
+            elif dst.lower().endswith(".npy"):  # a uint8 array in, a uint8 array out
+                np.save(dst, np.asarray(translator(image)))
+            else:
+                translator(image).save(dst)
         except OSError as err:
             raise GantoolError(f"cannot write {dst}: {err.strerror or err}") from None
         except (KeyError, ValueError) as err:  # PIL: unknown extension

@@ -167,7 +167,8 @@ class Translator:
         """Translate one image or a list of them; each result has its input's type.
 
         - ``PIL.Image`` -> ``PIL.Image`` (RGB, or L for one output channel);
-        - ``numpy`` uint8 (H, W, C) / (H, W), or (N, H, W, C) -> uint8 of the same layout (floats: [0, 1]);
+        - ``numpy`` uint8 or uint16 (H, W, C) / (H, W), or (N, H, W, C) -> the same dtype and layout (values / 255
+          or / 65535; floats: [0, 1]);
         - ``torch.Tensor`` (C, H, W) or (N, C, H, W) in [-1, 1] -> the same shape with output channels.
         A list may mix sizes and types.
         """
@@ -195,7 +196,8 @@ class Translator:
             arr = np.asarray(x.convert(mode), dtype=np.float32) / 255.0
             t = torch.from_numpy(arr.copy()).reshape(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1)[None]
         elif isinstance(x, np.ndarray):
-            arr = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+            scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(x.dtype, 1.0)
+            arr = x.astype(np.float32) / scale if scale != 1.0 else x.astype(np.float32)
             if arr.ndim == 2:
                 arr = arr[:, :, None]
             if arr.ndim == 3:
@@ -231,8 +233,8 @@ class Translator:
             return out[0] if like.dim() == 3 else out
         arr = ((out.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()  # (n, H, W, C) in [0, 1]
         if isinstance(like, np.ndarray):
-            if like.dtype == np.uint8:
-                arr = np.round(arr * 255).astype(np.uint8)
+            if like.dtype in (np.uint8, np.uint16):
+                arr = np.round(arr * np.iinfo(like.dtype).max).astype(like.dtype)
             else:
                 arr = arr.astype(like.dtype if np.issubdtype(like.dtype, np.floating) else np.float32)
             if like.ndim == 4:

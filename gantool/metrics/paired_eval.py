@@ -5,6 +5,10 @@
 which visual is compared with which (the recipe's ``metric_pairs``, e.g. ``fake_B`` with
 ``truth_B`` for CycleGAN on the built-in data, ``fake_B`` with ``real_B`` for pix2pix).
 The identity baseline scores the input itself (``real_A``) as if it were the output.
+
+Runs on 16-bit or float data leave each picture at full depth beside its 8-bit preview
+(``<stem>_<label>_16bit.png``, ``_float.tif``, ``.npy``): when both sides of a pair have one (or the truth
+file is itself deep), those are scored, on [0, 1] = the 16-bit range or the run's value range (``metrics.json``).
 """
 import csv
 import json
@@ -17,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..data.image_io import is_image_file
+from ..data.depth import DepthPolicy, parse_value_range, read_image
+from ..data.image_io import is_array_file, is_image_file, load_image
 from ..errors import GantoolError
 from ..io.files import ensure_folder
 from .image_sets import labelled_files
@@ -69,16 +74,41 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window_size: int = 11, sigma:
     return ssim_map.flatten(1).mean(1)
 
 
-def _load(path: str) -> torch.Tensor:
-    """An image file as a (1, 3, H, W) float tensor in [0, 1]."""
-    with Image.open(path) as img:
-        arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+_FULL_DEPTH = [suffix + ext for suffix in ("_16bit", "_float") for ext in (".png", ".tif", ".tiff", ".npy")]
+
+
+def _is_deep(path: str) -> bool:
+    return DepthPolicy().kind_of(path) != "8"
+
+
+def _full_depth(path: str) -> Optional[str]:
+    """The full-depth file test.py wrote beside the preview ``path``, or ``path`` itself when it is deep."""
+    base = os.path.splitext(path)[0]
+    twin = next((base + end for end in _FULL_DEPTH if os.path.isfile(base + end)), None)
+    return twin or (path if _is_deep(path) else None)
+
+
+def _load(path: str, value_range=None) -> torch.Tensor:
+    """An image file as a (1, 3, H, W) float tensor in [0, 1] (16-bit and float files at full depth)."""
+    if _is_deep(path):
+        arr = read_image(path, 3, "auto", value_range).array  # (H, W, 3) in [0, 1]
+    elif is_array_file(path):
+        arr = np.asarray(load_image(path, 3), dtype=np.float32) / 255.0
+    else:
+        with Image.open(path) as img:
+            arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
 
 
-def score(pred_path: str, truth_path: str) -> Dict[str, float]:
-    """L1 (on [0, 1]), PSNR (dB, peak 1) and SSIM of one saved output against its truth file."""
-    pred, truth = _load(pred_path), _load(truth_path)
+def score(pred_path: str, truth_path: str, value_range=None) -> Dict[str, float]:
+    """L1 (on [0, 1]), PSNR (dB, peak 1) and SSIM of one saved output against its truth file.
+
+    Full-depth files replace the previews when both sides have one (``value_range``: of the float ones).
+    """
+    full = _full_depth(pred_path), _full_depth(truth_path)
+    if all(full):
+        pred_path, truth_path = full
+    pred, truth = _load(pred_path, value_range), _load(truth_path, value_range)
     if pred.shape != truth.shape:
         raise GantoolError(f"{os.path.basename(pred_path)} is {pred.shape[-1]}x{pred.shape[-2]} but its truth "
                            f"{truth_path} is {truth.shape[-1]}x{truth.shape[-2]}")
@@ -105,6 +135,16 @@ def _images_dir(results: str) -> str:
     if os.path.isdir(results):
         return results
     raise GantoolError(f"{results} is not a folder; give a results folder such as results/<name>/test_latest")
+
+
+def _recorded_value_range(results: str):
+    """The value range test.py read float inputs with (``metrics.json``), or None."""
+    try:
+        with open(os.path.join(results, "metrics.json")) as f:
+            pair = (json.load(f).get("full_depth") or {}).get("value_range")
+        return parse_value_range(pair)
+    except (OSError, ValueError, GantoolError):
+        return None
 
 
 def _recorded_pairs(results: str) -> List[Tuple[str, str]]:
@@ -156,15 +196,16 @@ def evaluate(results: str, fake: Optional[str] = None, truth: Optional[str] = No
         raise GantoolError(f"{len(missing)} of the {len(outputs)} '{out_label}' images have no truth in "
                            f"{truth_name} (first: {missing[0]})")
     name = os.path.normpath(results)
+    value_range = _recorded_value_range(results)
     rows = [{"results": name, "method": "output", "compared": f"{out_label} vs {os.path.basename(truth_name)}",
-             "images": len(outputs), **_average([score(p, truths[s]) for s, p in outputs.items()])}]
+             "images": len(outputs), **_average([score(p, truths[s], value_range) for s, p in outputs.items()])}]
     labels = [input_label] if input_label else list(_INPUT_LABELS)
     for label in labels:
         inputs = {s: p for s, p in _by_label(images_dir, label).items() if s in outputs}
         if len(inputs) == len(outputs):
             rows.append({"results": name, "method": "identity", "compared": f"{label} vs "
                          f"{os.path.basename(truth_name)}", "images": len(inputs),
-                         **_average([score(p, truths[s]) for s, p in inputs.items()])})
+                         **_average([score(p, truths[s], value_range) for s, p in inputs.items()])})
             break
     return rows
 

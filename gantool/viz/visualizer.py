@@ -5,6 +5,10 @@ Visdom is optional and must never break or stall training: it is imported only w
 one offline), every request has a timeout, and any later visdom error turns the dashboard off (one line
 again) while training and the HTML page carry on. Each dashboard update sends only what is new (the
 latest loss values, the current images), so its cost does not grow with the run either.
+
+The same calls feed the logging sinks (``--use_tensorboard``, ``--use_wandb``: ``sinks.py``), which keep what
+they get: losses and learning rates at every loss point, validation scores, and the visuals at the HTML page's
+cadence.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import math
 import os
 import socket
 import warnings
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -26,6 +30,7 @@ import torch
 
 from .images import make_grid_image, pad_to_same_size, save_image, tensor2im
 from .loss_plot import LossCurve, default_paths, write_svg
+from .sinks import LogSink, SinkSet
 from .training_page import TrainingPage, image_name
 
 
@@ -57,7 +62,7 @@ def _make_visdom_client(server: str, port: int, env: str, timeout: float):
 
 
 class TrainingVisualizer:
-    """Shows training progress: images and loss curves in visdom, images in an HTML page.
+    """Shows training progress: images and loss curves in visdom, images in an HTML page, everything in the sinks.
 
     Args:
         run_dir: the run folder (``checkpoints/<name>``); the page goes to ``run_dir/web``.
@@ -72,6 +77,8 @@ class TrainingVisualizer:
         connect_timeout: seconds allowed to reach the visdom server.
         resume: the run continues an earlier one (``--continue_train``): the HTML page's loss curve goes
             on from the one saved in ``web/loss.json`` instead of starting afresh.
+        sinks: further logs (TensorBoard, W&B: ``viz/sinks.py``) that receive the same losses, validation scores
+            and visuals, plus the learning rates (see :meth:`follow`); ``close`` flushes them.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class TrainingVisualizer:
         log: Callable[[str], None] = print,
         connect_timeout: float = 2.0,
         resume: bool = False,
+        sinks: Sequence[LogSink] = (),
     ):
         self.run_dir = run_dir
         self.name = name
@@ -109,9 +117,31 @@ class TrainingVisualizer:
         self.page = TrainingPage(self.web_dir, f"Experiment name = {name}", width=display_winsize)
         if use_html:
             os.makedirs(self.image_dir, exist_ok=True)
+        self.sinks = SinkSet(sinks, log)
+        self._step: Callable[[], int] = lambda: len(self.loss_history["X"])  # until ``follow`` names the counter
+        self._learning_rates: Callable[[], Mapping[str, float]] = dict
+        self._sink_images_sent = False
         self.vis = None
         if display_id > 0:
             self.vis = self._connect(display_server, display_port, display_env, connect_timeout)
+
+    def follow(self, step: Callable[[], int], learning_rates: Callable[[], Mapping[str, float]] = dict) -> None:
+        """Say where the sinks' step and learning rates come from (the trainer and recipe, wired by ``build.py``).
+
+        Args:
+            step: returns the trainer's image counter ``total_iters`` (images of all processes since the run
+                began); every sink record is made at this step.
+            learning_rates: returns ``name -> lr`` (``lr/<optimizer>``), logged with every loss point.
+        """
+        self._step, self._learning_rates = step, learning_rates
+
+    def log_options(self, text: str, values: Mapping[str, object]) -> None:
+        """Give the sinks the run's options once, at the start: ``text`` is the printout, ``values`` the dict."""
+        self.sinks.log_options(text, values)
+
+    def close(self) -> None:
+        """Flush and close the sinks (end of training, interruption); the page and visdom need nothing."""
+        self.sinks.close()
 
     @property
     def visdom_on(self) -> bool:
@@ -170,6 +200,10 @@ class TrainingVisualizer:
         images = {label: tensor2im(t) for label, t in visuals.items()}
         if self.vis is not None:
             self._visdom(lambda: self._send_images(images))
+        # The sinks keep every image they get (visdom replaces), so they follow the page's cadence.
+        if self.sinks and (save_result or not self._sink_images_sent):
+            self._sink_images_sent = True
+            self.sinks.log_images(self._step(), images)
         if self.use_html and (save_result or not self._saved):
             self._saved = True
             for label, im in images.items():
@@ -235,6 +269,8 @@ class TrainingVisualizer:
                 self._val_sent.add(name)
         if self.use_html:
             self.page.set_plots(["loss.svg"] + [f"val_{n}.svg" for n in self.val_curves])
+        if self.sinks:
+            self.sinks.log_scalars(self._step(), {f"val/{n}": float(v) for n, v in scores.items()})
 
     def _val_paths(self, name: str) -> tuple[str, str]:
         return os.path.join(self.web_dir, f"val_{name}.svg"), os.path.join(self.web_dir, f"val_{name}.json")
@@ -262,6 +298,10 @@ class TrainingVisualizer:
             self.loss_curve.add(hist["X"][-1], hist["Y"][-1])
             write_svg(self.loss_curve, self._plot_title(), svg_path)
             self.loss_curve.save(json_path)
+        if self.sinks:
+            scalars = {f"loss/{k}": float(v) for k, v in losses.items()}
+            scalars.update({f"lr/{k}": float(v) for k, v in self._learning_rates().items()})
+            self.sinks.log_scalars(self._step(), scalars)
         if self.vis is None:
             return
         opts = {"title": self._plot_title(), "legend": legend, "xlabel": "epoch", "ylabel": "loss"}
