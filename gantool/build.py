@@ -235,6 +235,8 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     if shipped_folder(opt.name) == folder:
         log(f"gantool: using the pretrained model shipped with gantool ({folder})")
     label = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}" + ("_ema" if opt.ema else ""))
+    ensure_folder(web_dir, "--results_dir")  # before any weights or data are read
     paths = _test_checkpoints(recipe, folder, label, opt.ema)
     # gantool's own checkpoints carry their architecture (gantool.io.arch): rebuild from it, no --netG needed.
     arch_opt = options_from_checkpoints(opt, list(paths.values()), log)
@@ -249,7 +251,6 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
         save_options(opt, folder)
     batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
     dataset = build_dataset(opt, log) if batches is None else None
-    web_dir = os.path.join(opt.results_dir, opt.name, f"{opt.phase}_{label}" + ("_ema" if opt.ema else ""))
     title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}" + (" (EMA)" if opt.ema else "")
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,

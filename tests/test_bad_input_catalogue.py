@@ -178,6 +178,21 @@ def s_test_other_architecture(tmp):
     return "test.py", model_test_args(tmp, unaligned(tmp), "x_pretrained", "--netG", "resnet_9blocks")
 
 
+def s_results_dir_under_a_file(tmp):
+    classic_checkpoint(tmp, "x_pretrained")
+    open(os.path.join(tmp, "a_file"), "w").write("in the way")
+    args = model_test_args(tmp, unaligned(tmp), "x_pretrained", "--netG", "resnet_6blocks", "--ngf", "8")
+    args[args.index("--results_dir") + 1] = os.path.join(tmp, "a_file", "res")
+    return "test.py", args
+
+
+def s_checkpoints_dir_under_a_file(tmp):
+    open(os.path.join(tmp, "a_file"), "w").write("in the way")
+    args = train_args(tmp, unaligned(tmp))
+    args[args.index("--checkpoints_dir") + 1] = os.path.join(tmp, "a_file", "ck")
+    return "train.py", args
+
+
 def s_truncated_checkpoint(tmp):
     truncate(classic_checkpoint(tmp), 0.5)
     return "test.py", model_test_args(tmp, unaligned(tmp), "x_pretrained", "--netG", "resnet_6blocks", "--ngf", "8")
@@ -308,6 +323,10 @@ ROWS = [
         "width; --strict_data stops here", 2),
     Row("crop_larger_than_load", s_crop_larger_than_load, "--crop_size 64 is larger than --load_size 32", 2),
     Row("load_size_typo", s_load_size_typo, "--load_size 200000 is larger than 16384 pixels", 2, True),
+    Row("results_dir_under_a_file", s_results_dir_under_a_file, "a_file is a file, not a folder; choose another "
+        "--results_dir", 2, True),
+    Row("checkpoints_dir_under_a_file", s_checkpoints_dir_under_a_file, "a_file is a file, not a folder; choose "
+        "another --checkpoints_dir", 2),
     Row("batch_size_0", s_option("--batch_size", "0"), "--batch_size must be a positive number, got 0", 2, True),
     Row("batch_size_negative", s_option("--batch_size", "-3"), "--batch_size must be a positive number, got -3", 2),
     Row("n_epochs_negative", s_option("--n_epochs", "-1"), "--n_epochs must not be negative, got -1", 2),
@@ -416,3 +435,14 @@ def test_converted_images_really_are_used(tmp_path):
     assert names == ["cmyk.jpg", "gray.png", "img000.png", "img001.png", "palette.png", "rgba.png", "sixteen.png"]
     for i in range(len(ds)):
         assert ds[i]["A"].shape == (3, 32, 32)
+
+
+def test_translate_output_under_a_file_is_refused_before_the_model_loads(tmp_path, capsys):
+    write_images(str(tmp_path / "in"), 1)
+    (tmp_path / "a_file").write_text("in the way")
+    missing_model = str(tmp_path / "no_such_model.pth")  # never read: the output is checked first
+    assert cli.main(["translate", str(tmp_path / "in"), "-o", str(tmp_path / "a_file" / "out"), "-c",
+                     missing_model]) == 2
+    err = capsys.readouterr().err
+    assert "a_file is a file, not a folder; choose another -o" in err and "Traceback" not in err
+    assert (tmp_path / "a_file").read_text() == "in the way"

@@ -16,6 +16,7 @@ from ..data.depth import BIT_DEPTHS, RECORD, DepthPolicy, HighDepthImage, load_r
 from ..data.image_io import IMG_EXTENSIONS, is_image_file
 from ..data.tools.scan import inspect_image
 from ..errors import GantoolError
+from ..io.files import ensure_folder
 from ..viz.depth_files import save_full_depth
 from ..viz.images import save_image, tensor2im
 from .export import _arch_arguments, arch_kwargs
@@ -110,6 +111,8 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
         raise GantoolError(f"--tile must be positive, got {args.tile}")
     files = input_files(args.input)
     outputs = output_paths(files, args.output, single=os.path.isfile(args.input))
+    for folder in sorted({os.path.dirname(os.path.abspath(dst)) for dst in outputs}):
+        ensure_folder(folder, "-o")  # before the model loads: a bad -o costs nothing
     translator = Translator.load(args.checkpoint, args.device, eval_mode=args.eval, tile=args.tile,
                                  overlap=args.overlap, **arch_kwargs(args))
     policy = depth_policy(args.checkpoint, args.bit_depth, args.value_range)
@@ -118,9 +121,7 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
             raise GantoolError(f"{src} is a 16-bit RGB file, which Pillow reads at 8 bits: save it as .npy (H x W x 3 "
                                "uint16), or pass --bit_depth auto to translate it at 8 bits")
         image = policy.read(src, translator.input_nc)
-        folder = os.path.dirname(os.path.abspath(dst))
         try:
-            os.makedirs(folder, exist_ok=True)
             if isinstance(image, HighDepthImage):
                 outputs[k] = _save_deep(translator, image, src, dst, policy)
             elif dst.lower().endswith(".npy"):  # a uint8 array in, a uint8 array out
