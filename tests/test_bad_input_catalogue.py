@@ -235,6 +235,23 @@ def s_zero_byte_png(tmp):
     return "train.py", train_args(tmp, root)
 
 
+def _bomb(root) -> None:
+    # 9500 x 9500 = 90.25 M pixels, just above Pillow's 89.5 M limit; 1-bit, so 11 MB to make and a small PNG.
+    Image.new("1", (9500, 9500)).save(os.path.join(root, "trainA", "huge.png"))
+
+
+def s_decompression_bomb(tmp):
+    root = unaligned(tmp)
+    _bomb(root)
+    return "train.py", train_args(tmp, root)
+
+
+def s_strict_decompression_bomb(tmp):
+    root = unaligned(tmp)
+    _bomb(root)
+    return "train.py", train_args(tmp, root, "--strict_data")
+
+
 def s_truncated_jpeg(tmp):
     root = unaligned(tmp)
     truncate(jpeg(os.path.join(root, "trainB", "cut.jpg")))
@@ -354,6 +371,10 @@ ROWS = [
     # ---- warnings and conversions: status 0, training finished
     Row("non_image_files", s_non_image_files, "skipping {root}/trainB/notes.jpg: not an image file", 0),
     Row("zero_byte_png", s_zero_byte_png, "skipping {root}/trainA/empty.png: empty file (0 bytes)", 0, True),
+    Row("decompression_bomb", s_decompression_bomb, "skipping {root}/trainA/huge.png: 9500x9500 = 90 M pixels, more "
+        "than the 89 M Pillow decodes safely", 0),
+    Row("strict_decompression_bomb", s_strict_decompression_bomb, "huge.png: 9500x9500 = 90 M pixels, more than the "
+        "89 M Pillow decodes safely (its decompression-bomb limit)); --strict_data refuses them", 2),
     Row("truncated_jpeg", s_truncated_jpeg, "skipping {root}/trainB/cut.jpg: truncated or damaged JPEG file", 0),
     Row("truncated_png", s_truncated_png, "skipping {root}/trainA/cut000.png: truncated or damaged PNG file", 0),
     Row("damaged_inside", s_damaged_inside, "skipping {root}/trainA/img001.png:", 0),

@@ -11,6 +11,7 @@ It also tells each file's bit depth ("8", "16" or "float"): from the Pillow mode
 the PNG header's bit depth or the TIFF BitsPerSample tag (Pillow decodes 16-bit RGB at 8 bits); for
 ``.npy`` arrays from the array header, which is all that is read of them.
 """
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple
@@ -128,6 +129,18 @@ def inspect_array(path: str, full: bool = False) -> ImageInfo:
     return info
 
 
+@contextlib.contextmanager
+def _header_only():
+    """Let ``Image.open`` read a huge image's header (it decodes nothing) so that its size can be named; Pillow's
+    bomb check would otherwise refuse it without saying how large it is. Restores the limit afterwards."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 def inspect_image(path: str, full: bool = False) -> ImageInfo:
     """Check that ``path`` is a usable image and read its mode and size.
 
@@ -146,11 +159,17 @@ def inspect_image(path: str, full: bool = False) -> ImageInfo:
             return inspect_array(path, full)
         with open(path, "rb") as f:
             try:
-                with Image.open(f) as img:
+                with _header_only(), Image.open(f) as img:
                     gray = img.mode in ("1", "L", "LA", "La") or img.mode in DEEP_MODES
                     info = ImageInfo(path, None, img.mode, img.size, img.format or "", _pil_depth(img, f), gray)
             except Exception:  # UnidentifiedImageError, or a header that breaks the parser
                 return ImageInfo(path, "not an image file (Pillow cannot identify it)")
+            pixels, limit = info.size[0] * info.size[1], Image.MAX_IMAGE_PIXELS
+            if limit and pixels > limit:
+                # Pillow would decode it (into gigabytes) with a warning, or refuse it above twice the limit.
+                info.problem = (f"{info.size[0]}x{info.size[1]} = {pixels / 1e6:,.0f} M pixels, more than the "
+                                f"{limit / 1e6:,.0f} M Pillow decodes safely (its decompression-bomb limit)")
+                return info
             if info.format in ("PNG", "JPEG") and not full:
                 f.seek(max(0, nbytes - 64))
                 tail = f.read()
