@@ -1,13 +1,14 @@
-"""A short soak test: many tiny epochs with logging, the HTML page and checkpoints on, in one process.
+"""A short soak test: many tiny epochs with logging, the HTML page and checkpoints on, in one fresh process.
 
 Samples taken at the end of every epoch must stay flat after a warm-up: resident memory, open file
 descriptors and live Python objects; the append-only training page must grow by about the same
 amount each epoch (one section), not by more and more. The run is bounded (about 10 to 20 s:
 24 epochs of 2 images).
 """
-import gc
+import json
 import os
-import re
+import subprocess
+import sys
 
 import pytest
 
@@ -19,39 +20,45 @@ EPOCHS = 24
 WARMUP = 6  # epochs before the first compared sample: allocator pools, lazy imports, first files
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
+# Runs in a fresh interpreter: threads and caches left behind by other tests in the same process (servers,
+# log writers) would otherwise count as this run's objects.
+_RUN = """
+import gc, json, os, re, sys
+from gantool.build import build_trainer
+from gantool.options import parse
 
+args, page = json.loads(sys.argv[1]), sys.argv[2]
+samples = {}
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def log(line):
+    match = re.match(r"gantool: end of epoch (\\d+)/", line)
+    if match:
+        gc.collect()
+        with open("/proc/self/status") as f:
+            rss = int(re.search(r"VmRSS:\\s+(\\d+) kB", f.read()).group(1)) / 1024
+        samples[int(match.group(1))] = dict(rss=rss, fds=len(os.listdir("/proc/self/fd")),
+                                           objects=len(gc.get_objects()), page=os.path.getsize(page))
+
+build_trainer(parse(args, is_train=True), log).fit()
+print(json.dumps(samples))
+"""
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc to count memory and files")
 def test_many_tiny_epochs_stay_flat(tmp_path):
-    from gantool.build import build_trainer
-    from gantool.options import parse
-
     root = tmp_path / "data"
     write_images(root / "trainA", 2, size=(32, 32), seed=1)
     write_images(root / "trainB", 2, size=(32, 32), seed=2)
     run = tmp_path / "ck" / "soak"
     page = run / "web" / "index.html"
-    samples = {}
-
-    def log(line: str) -> None:
-        match = re.match(r"gantool: end of epoch (\d+)/", line)
-        if match:
-            gc.collect()
-            samples[int(match.group(1))] = dict(rss=rss_mb(), fds=open_fds(), objects=len(gc.get_objects()),
-                                               page=page.stat().st_size)
-
-    opt = parse(["--dataroot", str(root), "--checkpoints_dir", str(tmp_path / "ck"), "--name", "soak", *TINY_TRAIN,
-                 "--n_epochs", str(EPOCHS), "--n_epochs_decay", "0", "--print_freq", "1", "--display_freq", "1",
-                 "--update_html_freq", "2", "--save_latest_freq", "2", "--save_epoch_freq", "1", "--seed", "1"],
-                is_train=True)
-    build_trainer(opt, log).fit()
+    args = ["--dataroot", str(root), "--checkpoints_dir", str(tmp_path / "ck"), "--name", "soak", *TINY_TRAIN,
+            "--n_epochs", str(EPOCHS), "--n_epochs_decay", "0", "--print_freq", "1", "--display_freq", "1",
+            "--update_html_freq", "2", "--save_latest_freq", "2", "--save_epoch_freq", "1", "--seed", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _RUN, json.dumps(args), str(page)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    samples = {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
     assert sorted(samples) == list(range(1, EPOCHS + 1))
     first, last = samples[WARMUP], samples[EPOCHS]
