@@ -26,6 +26,7 @@ from ..viz.loss_log import LossLog
 from . import distributed
 from .ema import make_ema
 from .epoch_report import EpochReport
+from .eta import DurationEstimate
 from .interrupts import stop_signals
 from .nan_guard import NonFiniteLoss
 from .run_loader import RunLoader
@@ -264,6 +265,8 @@ class Trainer:
                  f"batch size {self.batch_size}; writing to {self.run_dir}")
         remove_stale_temporaries(self.run_dir)  # left by a run killed while saving
         self._prepare_scores()
+        self.eta = DurationEstimate.for_run(self.epoch, last_epoch, len(self.dataset), skip, self.total_iters,
+                                            self.max_iters, self.log)
         with stop_signals(self._on_signal), contextlib.closing(self.visualizer or distributed.Silent()):
             while self.epoch <= last_epoch:
                 if self._run_epoch(skip, last_epoch, loss_log):
@@ -337,6 +340,7 @@ class Trainer:
             n = batch[next(iter(batch))].shape[0] if batch else self.batch_size
             n *= distributed.world_size()  # counters are in images of all processes
             losses = self._step(batch)
+            self.eta.observe(n)  # a run that will take hours says so after its first batches
             self.total_iters += n
             self.epoch_iter += n
             bar.update(n)
