@@ -59,6 +59,22 @@ def _wandb_records(run_file):
     return records
 
 
+def _finished_run(pattern):
+    """The records of the one offline run matching ``pattern``, once wandb's service has written its ``exit``
+    record: ``run.finish()`` can return while the service process is still writing the file (seen once when
+    the machine was busy), so the file is read again until it is complete, for up to 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        files = glob.glob(pattern)
+        records = _wandb_records(files[0]) if len(files) == 1 else []
+        if records and records[-1].WhichOneof("record_type") == "exit":
+            return records
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no finished W&B run in {pattern}: files {files}, "
+                                 f"records {[r.WhichOneof('record_type') for r in records]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def wandb_env(tmp_path, monkeypatch):
     """No credentials, and wandb's own files (cache, config, data) inside tmp_path."""
@@ -105,8 +121,7 @@ def test_wandb_offline_run_holds_losses_visuals_and_options(wandb_env, monkeypat
     assert cli.train_main([*common, "--name", "wb", "--use_wandb", "--wandb_project_name", "p"]) == 0
     out = capsys.readouterr().out
     assert "W&B logs offline to" in out and "(WANDB_MODE=offline)" in out and "wandb sync" in out
-    [run_file] = glob.glob(str(wandb_env / "wb" / "wandb" / "offline-run-*" / "run-*.wandb"))
-    records = _wandb_records(run_file)
+    records = _finished_run(str(wandb_env / "wb" / "wandb" / "offline-run-*" / "run-*.wandb"))
     [run] = [r.run for r in records if r.WhichOneof("record_type") == "run"]
     assert (run.project, run.display_name) == ("p", "wb")
     rows = [{(i.key or "/".join(i.nested_key)): i.value_json for i in r.history.item}
