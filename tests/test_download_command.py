@@ -351,6 +351,13 @@ def test_network_errors_are_one_line(work, server, capsys):
     assert list(work.iterdir()) == []  # not even the datasets/ or checkpoints/ folder
 
 
+def test_a_dir_under_a_file_is_refused_before_connecting(work, server, capsys):
+    (work / "a_file").write_text("in the way")
+    assert download("dataset", "mini", "--dir", "a_file/data", base=server.base) == 2
+    assert one_error_line(capsys).endswith("a_file is a file, not a folder; choose another --dir")
+    assert server.requests == [] and sorted(p.name for p in work.iterdir()) == ["a_file"]
+
+
 def test_missing_name_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["download", "dataset"])

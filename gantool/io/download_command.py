@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..errors import GantoolError
+from .files import ensure_folder
 from .downloads import CorruptArchive, fetch, unpack
 
 DEFAULT_URL_BASE = "http://efrosgans.eecs.berkeley.edu"
@@ -101,6 +102,7 @@ def download_main(argv: List[str], log: Callable[[str], None] = print) -> Path:
     base = (opt.url_base or os.environ.get(URL_BASE_ENV) or DEFAULT_URL_BASE).rstrip("/")
     url = f"{base}/{url_path}"
     folder = Path(opt.dir or ("datasets" if opt.kind == "dataset" else "checkpoints"))
+    ensure_folder(str(folder), "--dir", create=False)  # before any connection; nothing is created yet
     part = folder / f"{source}_{url_path.rsplit('/', 1)[-1]}.part"
     if opt.kind == "dataset":
         return download_dataset(url, folder / opt.name, part, opt.force, log)

@@ -54,12 +54,14 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
     atomic_write_path(path, fill)
 
 
-def ensure_folder(folder: str, option: str = "") -> str:
+def ensure_folder(folder: str, option: str = "", create: bool = True) -> str:
     """Create ``folder`` (and its parents) if needed and check that it can be written to.
 
     Args:
         folder: the folder an output goes to.
         option: the option that chose it (``--results_dir``, ``-o``...), named in the message.
+        create: False only checks that it could be created (its nearest existing parent is a writable folder),
+            for a command that should leave nothing behind when a later step fails.
 
     Returns:
         ``folder``.
@@ -68,6 +70,13 @@ def ensure_folder(folder: str, option: str = "") -> str:
         GantoolError: one line when a file is in the way, the place cannot be created or is not writable.
     """
     hint = f"; choose another {option}" if option else ""
+    if not create:
+        existing = next(p for p in reversed(list(_parents(folder))) if os.path.exists(p))
+        if not os.path.isdir(existing):
+            raise GantoolError(f"cannot create the folder {folder}: {existing} is a file, not a folder{hint}")
+        if not os.access(existing, os.W_OK):
+            raise GantoolError(f"{existing} is not writable{hint}")
+        return folder
     try:
         os.makedirs(folder, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
