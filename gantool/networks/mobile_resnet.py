@@ -18,7 +18,8 @@ the classic (and prior-art) encoder and decoder for. The norm between the depthw
 import torch
 import torch.nn as nn
 
-from ..ops.separable import PADDING_TYPES, SeparableConv2d
+from ..ops.padding import pad_layer_class
+from ..ops.separable import SeparableConv2d
 from .norm import NormLayer
 from .registry import GENERATORS
 from .resnet_generator import ResnetGenerator
@@ -44,8 +45,7 @@ class MobileResnetBlock(nn.Module):
 
     def __init__(self, dim: int, padding_type: str, norm_layer: NormLayer, use_dropout: bool, use_bias: bool):
         super().__init__()
-        if padding_type not in PADDING_TYPES:
-            raise ValueError(f"padding_type '{padding_type}' is unknown; choose from: {', '.join(PADDING_TYPES)}")
+        pad_layer_class(padding_type)  # an unknown name fails here, before any layer is built
 
         def separable() -> SeparableConv2d:
             return SeparableConv2d(dim, dim, kernel_size=3, padding_type=padding_type, bias=use_bias,

@@ -9,10 +9,9 @@ from typing import Callable, List
 import torch
 import torch.nn as nn
 
+from ..ops.padding import pad_layer_class
 from .norm import NormLayer, norm_uses_bias
 from .registry import GENERATORS
-
-_PADDINGS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": None}
 
 
 class ResnetBlock(nn.Module):
@@ -41,9 +40,7 @@ class ResnetBlock(nn.Module):
         With ``"zero"`` padding the convolutions pad themselves and the pad layers are left out,
         which shifts the indices exactly as it does in the classic code.
         """
-        if padding_type not in _PADDINGS:
-            raise ValueError(f"padding_type '{padding_type}' is unknown; choose from: {', '.join(_PADDINGS)}")
-        pad_cls = _PADDINGS[padding_type]
+        pad_cls = pad_layer_class(padding_type)
         conv_padding = 1 if pad_cls is None else 0
 
         def conv_and_pad() -> List[nn.Module]:

@@ -3,9 +3,10 @@
 Strided generators only reproduce their input size when H and W are multiples of
 ``2 ** downsamplings``; test-time images (``--preprocess none``) often are not.
 """
-from typing import Tuple
+from typing import Optional, Tuple, Type
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -52,3 +53,18 @@ def crop_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """
     h, w = size
     return x[..., :h, :w]
+
+
+#: ``padding_type`` -> the layer that pads a feature map by a few pixels (None: the convolution zero-pads itself)
+PAD_LAYERS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": None}
+
+
+def pad_layer_class(padding_type: str) -> Optional[Type[nn.Module]]:
+    """The padding layer class of ``padding_type`` (``"reflect"``, ``"replicate"``; None for ``"zero"``).
+
+    Raises:
+        ValueError: for another name, listing the choices.
+    """
+    if padding_type not in PAD_LAYERS:
+        raise ValueError(f"padding_type '{padding_type}' is unknown; choose from: {', '.join(PAD_LAYERS)}")
+    return PAD_LAYERS[padding_type]

@@ -30,9 +30,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn as nn
 
-#: padding choices, as the ResNet generator spells them; ``None``: the convolution zero-pads itself
-_PADDINGS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": None}
-PADDING_TYPES = tuple(_PADDINGS)
+from .padding import pad_layer_class
 
 
 class SeparableConv2d(nn.Module):
@@ -71,14 +69,12 @@ class SeparableConv2d(nn.Module):
         activation: Optional[Callable[[], nn.Module]] = None,
     ):
         super().__init__()
-        if padding_type not in _PADDINGS:
-            raise ValueError(f"padding_type '{padding_type}' is unknown; choose from: {', '.join(PADDING_TYPES)}")
+        pad_cls = pad_layer_class(padding_type)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and positive (symmetric padding), got {kernel_size}")
         if depth_multiplier < 1:
             raise ValueError(f"depth_multiplier must be >= 1, got {depth_multiplier}")
         mid = in_channels * depth_multiplier
-        pad_cls = _PADDINGS[padding_type]
         half = kernel_size // 2
         self.pad = nn.Identity() if pad_cls is None or half == 0 else pad_cls(half)
         self.depthwise = nn.Conv2d(in_channels, mid, kernel_size, stride=stride,
