@@ -36,42 +36,21 @@ here and ``OMP_NUM_THREADS`` for the training subprocesses (default: torch's own
 """
 import argparse
 import json
-import math
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run from a checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # equal_time, beside this file
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from equal_time import cpu_description, interleaved, schedule, step_seconds, train_and_score  # noqa: E402
 
 from gantool.networks import define_G  # noqa: E402
 
 CLASSIC, MOBILE = "resnet_9blocks", "mobile_resnet_9blocks"
-
-
-def cpu_description() -> str:
-    """The CPU model (``/proc/cpuinfo``), its family/model numbers and its vector extensions that matter here."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return platform.processor() or platform.machine()
-    fields = {}
-    for line in info.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in fields.get("flags", "").split()]
-    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model "
-            f"{fields.get('model', '?')}; {os.cpu_count()} logical CPUs; {' '.join(flags) or 'no AVX2'})")
 
 
 def count_macs(net: nn.Module, input_shape: Sequence[int]) -> int:
@@ -118,20 +97,6 @@ def size_figures(size: int, ngf: int) -> Dict[str, dict]:
     return out
 
 
-def interleaved(runs: Dict[str, Callable[[], None]], repeats: int, warmup: int = 1) -> Dict[str, List[float]]:
-    """Seconds of each callable, alternating A B A B ... over ``repeats`` rounds after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        for fn in runs.values():
-            fn()
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
 def generator_timings(size: int, ngf: int, repeats: int) -> Dict[str, Dict[str, object]]:
     """Median seconds of a forward+backward (train mode) and of an inference forward, fp32, batch 1; ``best``:
     the fastest rounds (other jobs only ever add time, so the minimum is the steadier figure on a busy CPU)."""
@@ -161,83 +126,6 @@ def generator_timings(size: int, ngf: int, repeats: int) -> Dict[str, Dict[str, 
     return out
 
 
-def demo_options(netG: str, extra: Sequence[str]):
-    """The options ``train.py --model cycle_gan --gpu_ids -1 --netG netG *extra`` parses to (built-in demo)."""
-    from gantool import options
-
-    return options.parse(["--model", "cycle_gan", "--gpu_ids", "-1", "--display_id", "0", "--netG", netG,
-                          *extra], is_train=True)
-
-
-def step_ratio(extra: Sequence[str], repeats: int, steps: int) -> Dict[str, object]:
-    """Seconds per real CycleGAN training step of each generator (the recipe and step runner of ``train.py``,
-    on random images of the run's size), interleaved; ``ratio`` = classic / mobile."""
-    from gantool.build import build_recipe
-    from gantool.engine.step import StepRunner
-
-    runners, precision = {}, ""
-    for name in (CLASSIC, MOBILE):
-        opt = demo_options(name, extra)
-        torch.manual_seed(0)
-        recipe = build_recipe(opt, torch.device("cpu"))
-        steps_runner = StepRunner(torch.device("cpu"), opt.precision, opt.channels_last, opt.compile,
-                                  log=lambda line: None)
-        steps_runner.prepare(recipe)
-        precision = steps_runner.precision.name
-        shape = (opt.batch_size, 3, opt.crop_size, opt.crop_size)
-        batch = {"A": torch.rand(shape) * 2 - 1, "B": torch.rand(shape) * 2 - 1}
-
-        def run(recipe=recipe, steps_runner=steps_runner, batch=batch) -> None:
-            for _ in range(steps):
-                steps_runner.train_step(recipe, batch)
-        runners[name] = run
-    times = interleaved(runners, repeats)
-    per_step = {name: statistics.median(t) / steps for name, t in times.items()}
-    return {"precision": precision, "s_per_step": per_step, "ratio": per_step[CLASSIC] / per_step[MOBILE]}
-
-
-def schedule(base_epochs: int, images: int, ratio: float) -> Dict[str, int]:
-    """Epochs and images per epoch giving about ``ratio`` times the ``base_epochs * images`` steps,
-    half of the epochs at a constant learning rate and half decaying, as the demo's 2 + 2."""
-    target = base_epochs * images * ratio
-    epochs = max(base_epochs, math.ceil(target / images))
-    per_epoch = max(1, min(images, round(target / epochs)))
-    constant = math.ceil(epochs / 2)
-    return {"n_epochs": constant, "n_epochs_decay": epochs - constant, "max_dataset_size": per_epoch,
-            "steps": epochs * per_epoch}
-
-
-def run_script(script: str, args: Sequence[str], cwd: str, threads: Optional[int]) -> float:
-    """Run ``python <repo>/<script> args`` in ``cwd``; its wall seconds. Raises with its output when it fails."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{script} {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return time.perf_counter() - start
-
-
-def train_and_score(work: str, netG: str, seed: int, plan: Dict[str, int], extra: Sequence[str],
-                    test_extra: Sequence[str], threads: Optional[int]) -> Dict[str, object]:
-    """Train the demo with ``netG`` on ``plan``'s schedule, test it, and score ``fake_B`` against the truth."""
-    from gantool.metrics.paired_eval import evaluate
-
-    name = f"{netG}_seed{seed}"
-    common = ["--model", "cycle_gan", "--gpu_ids", "-1", "--name", name, "--netG", netG, *extra]
-    train = ["--seed", str(seed), "--display_id", "0", "--no_html", "--n_epochs", str(plan["n_epochs"]),
-             "--n_epochs_decay", str(plan["n_epochs_decay"]), "--max_dataset_size", str(plan["max_dataset_size"])]
-    train_s = run_script("train.py", common + train, work, threads)
-    test_s = run_script("test.py", [*common, *test_extra], work, threads)
-    rows = evaluate(os.path.join(work, "results", name, "test_latest"))
-    out = {"netG": netG, "seed": seed, "steps": plan["steps"], "train_s": train_s, "test_s": test_s}
-    out.update({k: rows[0][k] for k in ("l1", "psnr", "ssim")})
-    out["identity"] = {k: rows[1][k] for k in ("l1", "psnr", "ssim")} if len(rows) > 1 else None
-    return out
-
-
 def print_size(figures: Dict[str, dict], size: int, ngf: int) -> None:
     print(f"\n== size: batch 1, 3x{size}x{size}, --ngf {ngf}, instance norm ==")
     for name, f in figures.items():
@@ -260,8 +148,9 @@ def print_speed(timings: Dict[str, Dict[str, object]], size: int, repeats: int) 
 def quality(args: argparse.Namespace, extra: Sequence[str], test_extra: Sequence[str], base_epochs: int,
             images: int) -> Dict[str, object]:
     """Part 3 of the module docstring: the step-time ratio, the runs, and the table."""
-    micro = step_ratio(extra, repeats=args.step_repeats, steps=args.steps_per_repeat)
-    ratio = micro["ratio"]
+    settings = {name: ["--model", "cycle_gan", "--netG", name, *extra] for name in (CLASSIC, MOBILE)}
+    micro = step_seconds(settings, repeats=args.step_repeats, steps=args.steps_per_repeat)
+    micro["ratio"] = ratio = micro["s_per_step"][CLASSIC] / micro["s_per_step"][MOBILE]
     plans = {CLASSIC: schedule(base_epochs, images, 1.0), MOBILE: schedule(base_epochs, images, ratio)}
     print(f"\n== quality at equal wall-clock: built-in CycleGAN demo ({' '.join(extra) or 'demo defaults'}) ==")
     print(f"training step ({micro['precision']}), median of {args.step_repeats} interleaved rounds of "
@@ -276,7 +165,9 @@ def quality(args: argparse.Namespace, extra: Sequence[str], test_extra: Sequence
     runs = []
     for seed in args.seeds:
         for name in (CLASSIC, MOBILE):  # alternate, so a drifting machine favours neither
-            runs.append(train_and_score(work, name, seed, plans[name], extra, test_extra, args.threads))
+            run = train_and_score(work, f"{name}_seed{seed}", settings[name], [*settings[name], *test_extra],
+                                  seed, plans[name], args.threads)
+            runs.append({**run, "netG": name})
             r = runs[-1]
             print(f"{name:24s} seed {seed}: {r['steps']:5d} steps, train {r['train_s']:6.1f} s, "
                   f"L1 {r['l1']:.4f}  PSNR {r['psnr']:6.2f} dB  SSIM {r['ssim']:.4f}", flush=True)

@@ -3,6 +3,11 @@
 The layer order reproduces the classic pytorch-CycleGAN-and-pix2pix ``nn.Sequential`` exactly,
 parameter-free layers included, so that published state dicts (``model.10.conv_block.5.weight``)
 load unchanged. Do not insert, remove or reorder layers.
+
+``--netG resnet_*blocks_resize`` replaces the two transposed convolutions by nearest-neighbour upsampling and
+a 3x3 convolution (Odena et al. 2016, "Deconvolution and checkerboard artifacts"): every output pixel gets the
+same number of contributions, so the generator cannot paint the transposed convolution's checkerboard. Its
+decoder's weights have other shapes, hence its own names; the classic names keep the classic layers.
 """
 from typing import Callable, List
 
@@ -57,6 +62,19 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)  # (N, C, H, W)
 
 
+def _transposed_up(in_nc: int, out_nc: int, use_bias: bool) -> List[nn.Module]:
+    return [nn.ConvTranspose2d(in_nc, out_nc, kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias)]
+
+
+def _resize_up(in_nc: int, out_nc: int, use_bias: bool) -> List[nn.Module]:
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+            nn.Conv2d(in_nc, out_nc, kernel_size=3, padding=0, bias=use_bias)]
+
+
+# How the decoder doubles the size: (in channels, out channels, bias) -> layers.
+UPSAMPLES = {"transposed": _transposed_up, "resize": _resize_up}
+
+
 class ResnetGenerator(nn.Module):
     """Encoder (two stride-2 convs) -> ``n_blocks`` ResnetBlocks -> decoder (two transposed convs).
 
@@ -70,6 +88,8 @@ class ResnetGenerator(nn.Module):
         padding_type: padding inside the residual blocks: ``"reflect"``, ``"replicate"`` or ``"zero"``.
         block: the residual block class, called as ``block(dim, padding_type, norm_layer, use_dropout,
             use_bias)`` (``ResnetBlock``; the mobile generator passes its separable block).
+        upsample: ``"transposed"`` (classic: stride-2 transposed 3x3 convolutions) or ``"resize"`` (nearest
+            upsampling by 2, reflection pad 1, 3x3 convolution; three layers where the classic has one).
 
     Shapes: (N, input_nc, H, W) in [-1, 1] -> (N, output_nc, H, W) in [-1, 1], for H and W
     multiples of ``size_multiple`` (4); pad other sizes with ``pad_to_multiple``.
@@ -87,9 +107,12 @@ class ResnetGenerator(nn.Module):
         n_blocks: int = 6,
         padding_type: str = "reflect",
         block: Callable[..., nn.Module] = ResnetBlock,
+        upsample: str = "transposed",
     ):
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLES)}, got {upsample!r}")
         super().__init__()
         self.size_multiple = 2 ** self.n_downsampling
         use_bias = norm_uses_bias(norm_layer)
@@ -112,10 +135,7 @@ class ResnetGenerator(nn.Module):
             model += [block(ngf * mult, padding_type, norm_layer, use_dropout, use_bias)]
         for i in range(self.n_downsampling):
             mult = 2 ** (self.n_downsampling - i)
-            model += [
-                nn.ConvTranspose2d(
-                    ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias
-                ),
+            model += UPSAMPLES[upsample](ngf * mult, ngf * mult // 2, use_bias) + [
                 norm_layer(ngf * mult // 2),
                 nn.ReLU(True),
             ]
@@ -138,3 +158,19 @@ def resnet_9blocks(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLaye
 def resnet_6blocks(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLayer, use_dropout: bool) -> nn.Module:
     """ResnetGenerator with 6 residual blocks (the paper's choice for 128x128 images)."""
     return ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=6)
+
+
+@GENERATORS.register("resnet_9blocks_resize")
+def resnet_9blocks_resize(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLayer,
+                          use_dropout: bool) -> nn.Module:
+    """``resnet_9blocks`` with resize-convolution upsampling (no checkerboard; see the module notes)."""
+    return ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=9,
+                           upsample="resize")
+
+
+@GENERATORS.register("resnet_6blocks_resize")
+def resnet_6blocks_resize(input_nc: int, output_nc: int, ngf: int, norm_layer: NormLayer,
+                          use_dropout: bool) -> nn.Module:
+    """``resnet_6blocks`` with resize-convolution upsampling (no checkerboard; see the module notes)."""
+    return ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=6,
+                           upsample="resize")

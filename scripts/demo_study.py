@@ -1,0 +1,194 @@
+"""Which settings make the built-in demos look best in the same few minutes: a study at equal wall-clock.
+
+    python scripts/demo_study.py                                  # every CycleGAN lever, seeds 1 and 2 (~1 h)
+    python scripts/demo_study.py --levers today,resize,ema --seeds 1,2,3 --jobs 2
+    python scripts/demo_study.py --model pix2pix                  # the pix2pix demo's levers
+    python scripts/demo_study.py --list                           # the levers and their options
+    python scripts/demo_study.py --quick                          # seconds, for the tests (figures mean nothing)
+
+Each lever is a set of ``train.py`` options added to the demo's command on the built-in day->night data
+(``python train.py --model cycle_gan``: 64x64, 200 images, 2 + 2 epochs, 800 steps). Equal wall-clock is
+reckoned as ``equal_time.py`` says: the demo's real training step is timed against each lever's, interleaved,
+and a lever that steps r times as fast gets r times the 800 steps (more epochs, or fewer images per epoch; half
+the epochs at a constant learning rate, half decaying, unless the lever sets its own schedule; ratios within
+3 % of 1 count as 1, the timing's noise). Every run is
+then tested (``test.py``) and scored on the 20 test images against their true translations (L1, PSNR, SSIM:
+``gantool eval paired``). The table gives each lever's mean and every seed; ``--json`` keeps all figures.
+
+``--jobs N`` trains N runs at once with ``--threads`` torch threads each (default: 1 each when N > 1); the
+step counts come from the timing, not from these runs, so sharing the CPU does not bias the comparison. The
+timing uses ``--precision`` (default fp32: what a CPU without bf16 instructions runs).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # equal_time, beside this file
+
+from equal_time import cpu_description, schedule, step_seconds, train_and_score  # noqa: E402
+
+# name -> (what it changes, train.py options, extra test.py options). "today" is the reference.
+CYCLE_GAN_LEVERS: Dict[str, tuple] = {
+    "today": ("the demo as it is (resnet_6blocks, ngf/ndf 32, lr 2e-4, pool 50, identity 0.5)", [], []),
+    "resize": ("resize-convolution upsampling", ["--netG", "resnet_6blocks_resize"], []),
+    "narrow": ("ngf/ndf 16", ["--ngf", "16", "--ndf", "16"], []),
+    "wide": ("ngf/ndf 64", ["--ngf", "64", "--ndf", "64"], []),
+    "deep": ("9 residual blocks", ["--netG", "resnet_9blocks"], []),
+    "mobile": ("separable residual blocks", ["--netG", "mobile_resnet_6blocks"], []),
+    "lr5e-4": ("learning rate 5e-4", ["--lr", "0.0005"], []),
+    "lr1e-4": ("learning rate 1e-4", ["--lr", "0.0001"], []),
+    "constant_lr": ("constant learning rate (a step schedule that never steps)",
+                    ["--lr_policy", "step", "--lr_decay_iters", "1000"], []),
+    "cosine": ("cosine learning-rate schedule", ["--lr_policy", "cosine"], []),
+    "crop48": ("random 48x48 crops of the 64x64 images (more steps)", ["--crop_size", "48"], []),
+    "no_pool": ("no image pool", ["--pool_size", "0"], []),
+    "idt0": ("no identity loss", ["--lambda_identity", "0"], []),
+    "idt2": ("identity weight 2", ["--lambda_identity", "2"], []),
+    "ema": ("EMA of the generators (decay 0.99), tested with --ema", ["--ema_decay", "0.99"], ["--ema"]),
+    "diffaug": ("DiffAugment translation,cutout", ["--diffaug", "translation,cutout"], []),
+    "cut": ("CUT instead of CycleGAN", ["--model", "cut"], ["--model", "cut"]),
+    "fastcut": ("FastCUT instead of CycleGAN", ["--model", "cut", "--CUT_mode", "FastCUT"],
+                ["--model", "cut", "--CUT_mode", "FastCUT"]),
+}
+
+PIX2PIX_LEVERS: Dict[str, tuple] = {
+    "today": ("the demo as it is", [], []),
+    "resnet_resize": ("resnet_6blocks_resize generator", ["--netG", "resnet_6blocks_resize"], []),
+    "lr5e-4": ("learning rate 5e-4", ["--lr", "0.0005"], []),
+    "l1_200": ("L1 weight 200", ["--lambda_L1", "200"], []),
+    "ema": ("EMA of the generator (decay 0.99), tested with --ema", ["--ema_decay", "0.99"], ["--ema"]),
+}
+
+LEVERS = {"cycle_gan": CYCLE_GAN_LEVERS, "pix2pix": PIX2PIX_LEVERS}
+
+
+def lever_args(model: str, spec: tuple) -> tuple:
+    """(train.py options, test.py options) of a lever: the model first, so a lever's own ``--model`` wins."""
+    _, train, test = spec
+    return ["--model", model, *train], ["--model", model, *_test_shape(train), *test]
+
+
+def _test_shape(train: Sequence[str]) -> List[str]:
+    """The network options test.py must repeat (the side files rebuild most; these keep the run's names)."""
+    keep = {"--netG", "--ngf", "--ndf"}
+    out = []
+    for i, arg in enumerate(train[:-1]):
+        if arg in keep:
+            out += [arg, train[i + 1]]
+    return out
+
+
+def _ratio(reference: float, own: float) -> float:
+    """Steps a lever gets per reference step: the time ratio, taken as 1 within 3 % (the timing's noise), so
+    that a lever that only changes a weight keeps the demo's schedule exactly."""
+    ratio = reference / own
+    return 1.0 if abs(ratio - 1) < 0.03 else ratio
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="cycle_gan", choices=sorted(LEVERS), help="which demo (default cycle_gan)")
+    parser.add_argument("--levers", default=None, help="comma-separated lever names (default: all; see --list)")
+    parser.add_argument("--combine", action="append", default=[],
+                        help="also a lever made of others, e.g. resize+ema (repeatable)")
+    parser.add_argument("--list", action="store_true", help="print the levers and exit")
+    parser.add_argument("--seeds", default="1,2", help="comma-separated training seeds (default 1,2)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once (default 2)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default 2 // jobs)")
+    parser.add_argument("--precision", default="fp32", help="precision of the timing and the runs (default fp32)")
+    parser.add_argument("--step_repeats", type=int, default=5, help="interleaved rounds of the step timing")
+    parser.add_argument("--steps_per_repeat", type=int, default=10, help="training steps per timed round")
+    parser.add_argument("--work", help="folder for the runs (default: a new temporary folder)")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and runs, for tests (figures mean nothing)")
+    args = parser.parse_args(argv)
+    levers = dict(LEVERS[args.model])
+    for combo in args.combine:
+        parts = combo.split("+")
+        unknown = [p for p in parts if p not in levers]
+        if unknown:
+            parser.error(f"--combine {combo}: no lever {', '.join(unknown)} (see --list)")
+        levers[combo] = (" + ".join(levers[p][0] for p in parts), sum((levers[p][1] for p in parts), []),
+                         sum((levers[p][2] for p in parts), []))
+    if args.list:
+        for name, (what, train, test) in levers.items():
+            print(f"{name:14s} {what}: {' '.join(train) or '(no option)'}" + (f"; test {' '.join(test)}" if test else ""))
+        return 0
+    names = list(levers) if not args.levers else args.levers.split(",") + args.combine
+    unknown = [n for n in names if n not in levers]
+    if unknown:
+        parser.error(f"no lever {', '.join(unknown)} for --model {args.model} (see --list)")
+    if "today" not in names:
+        names.insert(0, "today")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    threads = args.threads or max(1, (os.cpu_count() or 2) // max(1, args.jobs))
+    base = ["--precision", args.precision]
+    base_epochs, images, test_extra = 4, 200, []
+    if args.quick:
+        base += ["--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32"]
+        base_epochs, images, test_extra = 2, 4, ["--num_test", "2"]
+        args.step_repeats, args.steps_per_repeat = 1, 1
+
+    print(f"CPU: {cpu_description()}")
+    settings = {}
+    for n in names:
+        train, test = lever_args(args.model, levers[n])
+        settings[n] = (train[:2] + base + train[2:], test[:2] + base + test[2:] + test_extra)
+    timing = step_seconds({n: s[0] for n, s in settings.items()}, args.step_repeats, args.steps_per_repeat)
+    per_step = timing["s_per_step"]
+    plans = {n: schedule(base_epochs, images, _ratio(per_step["today"], per_step[n])) for n in names}
+    print(f"training step ({timing['precision']}), median of {args.step_repeats} interleaved rounds of "
+          f"{args.steps_per_repeat} steps; each lever gets today's steps x (today's step time / its own):")
+    for n in names:
+        p = plans[n]
+        print(f"  {n:14s} {per_step[n] * 1000:7.1f} ms/step  {p['steps']:5d} steps ({p['n_epochs']} + "
+              f"{p['n_epochs_decay']} epochs of {p['max_dataset_size']})")
+    work = args.work or tempfile.mkdtemp(prefix="demo_study_")
+    os.makedirs(work, exist_ok=True)
+    print(f"runs in {work}, {args.jobs} at a time with {threads} thread(s) each", flush=True)
+
+    def one(job):
+        n, seed = job
+        run = train_and_score(work, f"{n}_seed{seed}", settings[n][0], settings[n][1], seed, plans[n], threads)
+        print(f"  {n:14s} seed {seed}: {run['steps']:5d} steps, train {run['train_s']:6.1f} s, L1 {run['l1']:.4f}"
+              f"  PSNR {run['psnr']:6.2f} dB  SSIM {run['ssim']:.4f}", flush=True)
+        return {**run, "lever": n}
+
+    jobs = [(n, s) for s in seeds for n in names]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        runs = list(pool.map(one, jobs))
+    means = summarise(runs, names, levers, per_step)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"cpu": cpu_description(), "model": args.model, "timing": timing, "plans": plans,
+                       "runs": runs, "means": means}, f, indent=1)
+    return 0
+
+
+def summarise(runs: List[dict], names: Sequence[str], levers: Dict[str, tuple], per_step: Dict[str, float]) -> dict:
+    """Print the markdown table (best SSIM first) and return the means by lever."""
+    means = {}
+    for n in names:
+        mine = [r for r in runs if r["lever"] == n]
+        means[n] = {k: statistics.mean(r[k] for r in mine) for k in ("l1", "psnr", "ssim", "train_s", "steps")}
+        means[n]["ssim_by_seed"] = [round(r["ssim"], 3) for r in mine]
+    print("\n| lever | options | ms/step | steps | PSNR (dB) | SSIM | SSIM by seed |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for n in sorted(names, key=lambda n: -means[n]["ssim"]):
+        m = means[n]
+        print(f"| {n} | `{' '.join(levers[n][1]) or 'demo defaults'}` | {per_step[n] * 1000:.0f} | "
+              f"{m['steps']:.0f} | {m['psnr']:.2f} | {m['ssim']:.3f} | {', '.join(map(str, m['ssim_by_seed']))} |")
+    identity = runs[0].get("identity")
+    if identity:
+        print(f"| identity (input as output) | | | | {identity['psnr']:.2f} | {identity['ssim']:.3f} | |")
+    return means
+
+
+if __name__ == "__main__":
+    sys.exit(main())
