@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # equal_time, beside this file
 
@@ -57,14 +57,64 @@ CYCLE_GAN_LEVERS: Dict[str, tuple] = {
 }
 
 PIX2PIX_LEVERS: Dict[str, tuple] = {
-    "today": ("the demo as it is", [], []),
+    "today": ("the demo as it is (unet_64, ngf/ndf 32, lr 2e-4, L1 weight 100, 4 + 4 epochs)", [], []),
     "resnet_resize": ("resnet_6blocks_resize generator", ["--netG", "resnet_6blocks_resize"], []),
     "lr5e-4": ("learning rate 5e-4", ["--lr", "0.0005"], []),
+    "l1_50": ("L1 weight 50", ["--lambda_L1", "50"], []),
     "l1_200": ("L1 weight 200", ["--lambda_L1", "200"], []),
     "ema": ("EMA of the generator (decay 0.99), tested with --ema", ["--ema_decay", "0.99"], ["--ema"]),
+    "diffaug": ("DiffAugment translation,cutout", ["--diffaug", "translation,cutout"], []),
 }
 
-LEVERS = {"cycle_gan": CYCLE_GAN_LEVERS, "pix2pix": PIX2PIX_LEVERS}
+# The digit samplers: the generator's moving average, the objective, the discriminator and the learning rate.
+_SAMPLER_LEVERS: Dict[str, tuple] = {
+    "ema": ("EMA of the generator (decay 0.999), tested with --ema", ["--ema_decay", "0.999"], ["--ema"]),
+    "lsgan": ("least-squares objective", ["--gan_mode", "lsgan"], []),
+    "hinge": ("hinge objective", ["--gan_mode", "hinge"], []),
+    "spectral": ("spectral normalisation in D", ["--norm_D", "spectral"], []),
+    "lr1e-4": ("learning rate 1e-4", ["--lr", "0.0001"], []),
+    "lr4e-4": ("learning rate 4e-4", ["--lr", "0.0004"], []),
+    "batch32": ("batch size 32", ["--batch_size", "32"], []),
+}
+GAN_LEVERS = {"today": ("the demo as it is (MLP, BCE, lr 2e-4, batch 64)", [], []), **_SAMPLER_LEVERS}
+DCGAN_LEVERS = {"today": ("the demo as it is (32x32, ngf/ndf 32, BCE, lr 2e-4, batch 64)", [], []),
+                **_SAMPLER_LEVERS, "wide": ("ngf/ndf 64", ["--ngf", "64", "--ndf", "64"], [])}
+
+
+class Demo(NamedTuple):
+    levers: Dict[str, tuple]
+    images: int  # images in an epoch of the built-in data
+    scoring: str  # "paired": L1/PSNR/SSIM against the truth; "digits": the digit classifier and FID
+    test_args: Tuple[str, ...] = ()
+
+
+DIGIT_SAMPLES = ("--num_test", "1000", "--seed", "1")  # as the README's GAN table: 1000 samples, seed 1
+DEMOS = {"cycle_gan": Demo(CYCLE_GAN_LEVERS, 200, "paired"), "pix2pix": Demo(PIX2PIX_LEVERS, 200, "paired"),
+         "gan": Demo(GAN_LEVERS, 12000, "digits", DIGIT_SAMPLES),
+         "dcgan": Demo(DCGAN_LEVERS, 12000, "digits", DIGIT_SAMPLES)}
+# What each scoring reports, the figure the table is sorted by (higher first), and its columns.
+SCORES = {"paired": (("l1", "psnr", "ssim"), "ssim", (("PSNR (dB)", "psnr", ".2f"), ("SSIM", "ssim", ".3f"))),
+          "digits": (("confident", "classes_seen", "largest_class", "fid"), "confident",
+                     (("confident", "confident", ".0%"), ("classes", "classes_seen", ".1f"),
+                      ("largest class", "largest_class", ".0%"), ("FID (digits)", "fid", ".1f")))}
+
+
+def score_folder(scoring: str, folder: str) -> Dict[str, float]:
+    """The figures of one ``test.py`` results folder."""
+    if scoring == "paired":
+        from gantool.metrics.paired_eval import evaluate
+
+        rows = evaluate(folder)
+        out = {k: rows[0][k] for k in SCORES["paired"][0]}
+        if len(rows) > 1:
+            out.update({f"identity_{k}": rows[1][k] for k in SCORES["paired"][0]})
+        return out
+    from gantool.metrics.digit_eval import digits_main
+
+    scores = digits_main([folder], log=lambda line: None)
+    return {k: float(scores[k]) for k in SCORES["digits"][0]}
+
+
 
 
 def lever_args(model: str, spec: tuple) -> tuple:
@@ -93,46 +143,47 @@ def _ratio(reference: float, own: float) -> float:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="cycle_gan", choices=sorted(LEVERS), help="which demo (default cycle_gan)")
+    parser.add_argument("--model", default="cycle_gan", choices=sorted(DEMOS), help="which demo (default cycle_gan)")
     parser.add_argument("--levers", default=None, help="comma-separated lever names (default: all; see --list)")
     parser.add_argument("--combine", action="append", default=[],
                         help="also a lever made of others, e.g. resize+ema (repeatable)")
     parser.add_argument("--list", action="store_true", help="print the levers and exit")
     parser.add_argument("--seeds", default="1,2", help="comma-separated training seeds (default 1,2)")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once (default 2)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default 2 // jobs)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default CPUs // jobs)")
     parser.add_argument("--precision", default="fp32", help="precision of the timing and the runs (default fp32)")
     parser.add_argument("--step_repeats", type=int, default=5, help="interleaved rounds of the step timing")
     parser.add_argument("--steps_per_repeat", type=int, default=10, help="training steps per timed round")
     parser.add_argument("--work", help="folder for the runs (default: a new temporary folder)")
-    parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--json", help="also write every figure to this JSON file (after each run)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and runs, for tests (figures mean nothing)")
     args = parser.parse_args(argv)
-    levers = dict(LEVERS[args.model])
+    demo = DEMOS[args.model]
+    levers = dict(demo.levers)
     for combo in args.combine:
         parts = combo.split("+")
         unknown = [p for p in parts if p not in levers]
         if unknown:
-            parser.error(f"--combine {combo}: no lever {', '.join(unknown)} (see --list)")
+            parser.error(f"--combine {combo}: no lever {', '.join(unknown)} for --model {args.model} (see --list)")
         levers[combo] = (" + ".join(levers[p][0] for p in parts), sum((levers[p][1] for p in parts), []),
                          sum((levers[p][2] for p in parts), []))
     if args.list:
         for name, (what, train, test) in levers.items():
             print(f"{name:14s} {what}: {' '.join(train) or '(no option)'}" + (f"; test {' '.join(test)}" if test else ""))
         return 0
-    names = list(levers) if not args.levers else args.levers.split(",") + args.combine
+    names = list(demo.levers) if not args.levers else args.levers.split(",") + args.combine
     unknown = [n for n in names if n not in levers]
     if unknown:
         parser.error(f"no lever {', '.join(unknown)} for --model {args.model} (see --list)")
-    if "today" not in names:
-        names.insert(0, "today")
+    names = ["today"] + [n for n in dict.fromkeys(names) if n != "today"]
     seeds = [int(s) for s in args.seeds.split(",")]
     threads = args.threads or max(1, (os.cpu_count() or 2) // max(1, args.jobs))
-    base = ["--precision", args.precision]
-    base_epochs, images, test_extra = 4, 200, []
+    base, images, test_extra = ["--precision", args.precision], demo.images, list(demo.test_args)
     if args.quick:
-        base += ["--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32"]
-        base_epochs, images, test_extra = 2, 4, ["--num_test", "2"]
+        small = {"gan": ["--img_size", "16"], "dcgan": ["--img_size", "16", "--ngf", "8", "--ndf", "8"]}
+        base += small.get(args.model, ["--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32"])
+        images, test_extra = 4 if demo.scoring == "paired" else 128, ["--num_test", "2" if demo.scoring == "paired"
+                                                                       else "16"]
         args.step_repeats, args.steps_per_repeat = 1, 1
 
     print(f"CPU: {cpu_description()}")
@@ -141,29 +192,41 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         train, test = lever_args(args.model, levers[n])
         settings[n] = (train[:2] + base + train[2:], test[:2] + base + test[2:] + test_extra)
     timing = step_seconds({n: s[0] for n, s in settings.items()}, args.step_repeats, args.steps_per_repeat)
-    per_step = timing["s_per_step"]
-    plans = {n: schedule(base_epochs, images, _ratio(per_step["today"], per_step[n])) for n in names}
+    per_step, batch, epochs = timing["s_per_step"], timing["batch_size"], timing["epochs"]["today"]
+    if args.quick:
+        epochs = 2
+    # Equal time in images: a lever stepping r times as fast sees r times the steps, each of its own batch size.
+    plans = {n: schedule(epochs, images, _ratio(per_step["today"], per_step[n]) * batch[n] / batch["today"])
+             for n in names}
     print(f"training step ({timing['precision']}), median of {args.step_repeats} interleaved rounds of "
           f"{args.steps_per_repeat} steps; each lever gets today's steps x (today's step time / its own):")
     for n in names:
         p = plans[n]
-        print(f"  {n:14s} {per_step[n] * 1000:7.1f} ms/step  {p['steps']:5d} steps ({p['n_epochs']} + "
-              f"{p['n_epochs_decay']} epochs of {p['max_dataset_size']})")
+        print(f"  {n:14s} {per_step[n] * 1000:7.1f} ms/step  {p['steps'] // batch[n]:5d} steps ({p['n_epochs']} + "
+              f"{p['n_epochs_decay']} epochs of {p['max_dataset_size']} images)")
     work = args.work or tempfile.mkdtemp(prefix="demo_study_")
     os.makedirs(work, exist_ok=True)
     print(f"runs in {work}, {args.jobs} at a time with {threads} thread(s) each", flush=True)
+    keys, sort_key, columns = SCORES[demo.scoring]
+    runs: List[dict] = []
 
     def one(job):
         n, seed = job
-        run = train_and_score(work, f"{n}_seed{seed}", settings[n][0], settings[n][1], seed, plans[n], threads)
-        print(f"  {n:14s} seed {seed}: {run['steps']:5d} steps, train {run['train_s']:6.1f} s, L1 {run['l1']:.4f}"
-              f"  PSNR {run['psnr']:6.2f} dB  SSIM {run['ssim']:.4f}", flush=True)
-        return {**run, "lever": n}
+        run = train_and_score(work, f"{n}_seed{seed}", settings[n][0], settings[n][1], seed, plans[n], threads,
+                              score=lambda folder: score_folder(demo.scoring, folder))
+        run = {**run, "lever": n, "steps": plans[n]["steps"] // batch[n]}
+        figures = "  ".join(f"{label} {format(run[key], fmt)}" for label, key, fmt in columns)
+        print(f"  {n:14s} seed {seed}: {run['steps']:5d} steps, train {run['train_s']:6.1f} s, {figures}", flush=True)
+        runs.append(run)
+        if args.json:  # after every run, so an interrupted study keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump({"cpu": cpu_description(), "model": args.model, "timing": timing, "plans": plans,
+                           "runs": runs}, f, indent=1)
+        return run
 
-    jobs = [(n, s) for s in seeds for n in names]
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        runs = list(pool.map(one, jobs))
-    means = summarise(runs, names, levers, per_step)
+        list(pool.map(one, [(n, s) for s in seeds for n in names]))
+    means = summarise(runs, names, levers, per_step, keys, sort_key, columns)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cpu": cpu_description(), "model": args.model, "timing": timing, "plans": plans,
@@ -171,22 +234,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def summarise(runs: List[dict], names: Sequence[str], levers: Dict[str, tuple], per_step: Dict[str, float]) -> dict:
-    """Print the markdown table (best SSIM first) and return the means by lever."""
+def summarise(runs: List[dict], names: Sequence[str], levers: Dict[str, tuple], per_step: Dict[str, float],
+              keys: Sequence[str], sort_key: str, columns: Sequence[tuple]) -> dict:
+    """Print the markdown table (best ``sort_key`` first) and return the means by lever."""
     means = {}
     for n in names:
         mine = [r for r in runs if r["lever"] == n]
-        means[n] = {k: statistics.mean(r[k] for r in mine) for k in ("l1", "psnr", "ssim", "train_s", "steps")}
-        means[n]["ssim_by_seed"] = [round(r["ssim"], 3) for r in mine]
-    print("\n| lever | options | ms/step | steps | PSNR (dB) | SSIM | SSIM by seed |")
-    print("|---|---|---:|---:|---:|---:|---|")
-    for n in sorted(names, key=lambda n: -means[n]["ssim"]):
+        means[n] = {k: statistics.mean(r[k] for r in mine) for k in (*keys, "train_s", "steps")}
+        means[n]["by_seed"] = [round(r[sort_key], 3) for r in mine]
+    heads = " | ".join(label for label, _, _ in columns)
+    print(f"\n| lever | options | ms/step | steps | {heads} | {sort_key} by seed |")
+    print("|---|---|---:|---:|" + "---:|" * len(columns) + "---|")
+    for n in sorted(names, key=lambda n: -means[n][sort_key]):
         m = means[n]
+        cells = " | ".join(format(m[key], fmt) for _, key, fmt in columns)
         print(f"| {n} | `{' '.join(levers[n][1]) or 'demo defaults'}` | {per_step[n] * 1000:.0f} | "
-              f"{m['steps']:.0f} | {m['psnr']:.2f} | {m['ssim']:.3f} | {', '.join(map(str, m['ssim_by_seed']))} |")
-    identity = runs[0].get("identity")
-    if identity:
-        print(f"| identity (input as output) | | | | {identity['psnr']:.2f} | {identity['ssim']:.3f} | |")
+              f"{m['steps']:.0f} | {cells} | {', '.join(map(str, m['by_seed']))} |")
+    if "identity_ssim" in runs[0]:
+        r = runs[0]
+        print(f"| identity (input as output) | | | | {r['identity_psnr']:.2f} | {r['identity_ssim']:.3f} | |")
     return means
 
 

@@ -56,15 +56,16 @@ def interleaved(runs: Dict[str, Callable[[], None]], repeats: int, warmup: int =
 
 def step_seconds(settings: Mapping[str, Sequence[str]], repeats: int, steps: int) -> Dict[str, object]:
     """Median seconds per training step of each setting (``train.py`` arguments, the built-in data unless they
-    name ``--dataroot``), on random images of the run's size, interleaved. Returns ``precision`` and
-    ``s_per_step`` by setting name."""
+    name ``--dataroot``), on random images of the run's size, interleaved. Returns ``precision``, and by setting
+    name ``s_per_step``, ``batch_size`` and ``epochs`` (``--n_epochs`` + ``--n_epochs_decay``, as parsed)."""
     from gantool import options
     from gantool.build import build_recipe
     from gantool.engine.step import StepRunner
 
-    runners, precision = {}, ""
+    runners, precision, batch_size, epochs = {}, "", {}, {}
     for name, argv in settings.items():
         opt = options.parse(["--gpu_ids", "-1", "--display_id", "0", *argv], is_train=True)
+        batch_size[name], epochs[name] = opt.batch_size, opt.n_epochs + opt.n_epochs_decay
         torch.manual_seed(0)
         recipe = build_recipe(opt, torch.device("cpu"))
         runner = StepRunner(torch.device("cpu"), opt.precision, opt.channels_last, opt.compile, log=lambda line: None)
@@ -80,7 +81,8 @@ def step_seconds(settings: Mapping[str, Sequence[str]], repeats: int, steps: int
                 runner.train_step(recipe, batch)
         runners[name] = run
     times = interleaved(runners, repeats)
-    return {"precision": precision, "s_per_step": {name: statistics.median(t) / steps for name, t in times.items()}}
+    return {"precision": precision, "s_per_step": {name: statistics.median(t) / steps for name, t in times.items()},
+            "batch_size": batch_size, "epochs": epochs}
 
 
 def schedule(base_epochs: int, images: int, ratio: float) -> Dict[str, int]:
@@ -108,20 +110,24 @@ def run_script(script: str, args: Sequence[str], cwd: str, threads: Optional[int
 
 
 def train_and_score(work: str, name: str, train_args: Sequence[str], test_args: Sequence[str], seed: int,
-                    plan: Mapping[str, int], threads: Optional[int]) -> Dict[str, object]:
+                    plan: Mapping[str, int], threads: Optional[int],
+                    score: Optional[Callable[[str], Dict[str, float]]] = None) -> Dict[str, object]:
     """Train ``train.py train_args`` on ``plan``'s schedule as run ``name`` (a new name in ``work``), run ``test.py
-    test_args`` on it, and score the outputs against the truth (``gantool eval paired``'s code). ``train_args`` name the model; the
-    plan's epochs and images per epoch come last, so they win."""
-    from gantool.metrics.paired_eval import evaluate
-
+    test_args`` on it, and score its results folder with ``score`` (default: L1/PSNR/SSIM against the truth, as
+    ``gantool eval paired``, and ``identity`` the same of the inputs). ``train_args`` name the model; the plan's
+    epochs and images per epoch come last, so they win."""
     common = ["--gpu_ids", "-1", "--name", name]
     train = ["--seed", str(seed), "--display_id", "0", "--no_html", *train_args, "--n_epochs", str(plan["n_epochs"]),
              "--n_epochs_decay", str(plan["n_epochs_decay"]), "--max_dataset_size", str(plan["max_dataset_size"])]
     train_s = run_script("train.py", common + train, work, threads)
     test_s = run_script("test.py", [*common, *test_args], work, threads)
     tested = sorted(Path(work, "results", name).glob("test_*"))  # test_latest, or test_latest_ema with --ema
-    rows = evaluate(str(tested[-1]))
     out = {"name": name, "seed": seed, "steps": plan["steps"], "train_s": train_s, "test_s": test_s}
+    if score:
+        return {**out, **score(str(tested[-1]))}
+    from gantool.metrics.paired_eval import evaluate
+
+    rows = evaluate(str(tested[-1]))
     out.update({k: rows[0][k] for k in ("l1", "psnr", "ssim")})
     out["identity"] = {k: rows[1][k] for k in ("l1", "psnr", "ssim")} if len(rows) > 1 else None
     return out

@@ -1,14 +1,11 @@
 """``--netG resnet_6blocks_resize / resnet_9blocks_resize``: the ResNet generator with resize-convolution
-upsampling (no checkerboard), its own names beside the classic ones, a CLI round trip, and the demo study script."""
+upsampling (no checkerboard), its own names beside the classic ones, and a CLI round trip."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
-from conftest import REPO, TINY, TINY_TRAIN, run_cli, small_builtin
+from conftest import TINY, TINY_TRAIN, run_cli, small_builtin
 
 from gantool.networks import define_G
 from gantool.networks.resnet_generator import UPSAMPLES, ResnetGenerator
@@ -89,26 +86,3 @@ def test_cli_train_then_test_rebuilds_from_the_side_file(tmp_path):
     tested = run_cli("test.py", ["--model", "cycle_gan", "--dataroot", root, "--name", "rz", *TINY], cwd=tmp_path)
     assert tested.returncode == 0, tested.stderr + tested.stdout
     assert len(list((tmp_path / "results" / "rz" / "test_latest" / "images").glob("*_fake_B.png"))) == 2
-
-
-def test_demo_study_quick(tmp_path):
-    out = tmp_path / "study.json"
-    done = subprocess.run([sys.executable, str(Path(REPO) / "scripts" / "demo_study.py"), "--quick", "--levers",
-                           "resize,idt0", "--combine", "resize+idt0", "--seeds", "1", "--jobs", "2",
-                           "--work", str(tmp_path / "w"), "--json", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())
-    assert set(figures["means"]) == {"today", "resize", "idt0", "resize+idt0"}
-    for run in figures["runs"]:
-        assert 0 <= run["ssim"] <= 1 and run["psnr"] > 0 and run["steps"] >= 1
-    assert "| resize+idt0 | `--netG resnet_6blocks_resize --lambda_identity 0` |" in done.stdout
-    # Equal time: the step counts follow the measured step times (within the 3 % snap).
-    step = figures["timing"]["s_per_step"]
-    for name, plan in figures["plans"].items():
-        ratio = step["today"] / step[name]
-        if abs(ratio - 1) >= 0.03 and ratio > 1:
-            assert plan["steps"] > figures["plans"]["today"]["steps"]
-    bad = subprocess.run([sys.executable, str(Path(REPO) / "scripts" / "demo_study.py"), "--levers", "nope"],
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "no lever nope" in bad.stderr

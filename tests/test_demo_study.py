@@ -1,0 +1,53 @@
+"""scripts/demo_study.py, the equal-wall-clock study of the demos' levers: a quick run of each scoring (paired
+translation, digit samples) end to end, its equal-time plans, and its errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+STUDY = str(Path(REPO) / "scripts" / "demo_study.py")
+
+
+def _study(tmp_path, *args):
+    out = tmp_path / "study.json"
+    done = subprocess.run([sys.executable, STUDY, "--quick", "--seeds", "1", "--jobs", "2", "--work",
+                           str(tmp_path / "w"), "--json", str(out), *args],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_translation_study_quick(tmp_path):
+    stdout, figures = _study(tmp_path, "--levers", "resize,idt0", "--combine", "resize+idt0")
+    assert set(figures["means"]) == {"today", "resize", "idt0", "resize+idt0"}
+    for run in figures["runs"]:
+        assert 0 <= run["ssim"] <= 1 and run["psnr"] > 0 and run["steps"] >= 1
+    assert "| resize+idt0 | `--netG resnet_6blocks_resize --lambda_identity 0` |" in stdout
+    # Equal time: the step counts follow the measured step times (within the 3 % snap).
+    step = figures["timing"]["s_per_step"]
+    for name, plan in figures["plans"].items():
+        ratio = step["today"] / step[name]
+        if abs(ratio - 1) >= 0.03 and ratio > 1:
+            assert plan["steps"] > figures["plans"]["today"]["steps"]
+    assert "| identity (input as output) |" in stdout
+
+
+def test_digit_sampler_study_quick(tmp_path):
+    stdout, figures = _study(tmp_path, "--model", "gan", "--levers", "batch32")
+    assert [r["lever"] for r in sorted(figures["runs"], key=lambda r: r["lever"])] == ["batch32", "today"]
+    for run in figures["runs"]:
+        assert 0 <= run["confident"] <= 1 and 1 <= run["classes_seen"] <= 10 and run["fid"] > 0
+    # Equal time counts images: half the batch at about the same step time is about half the images.
+    plans, step = figures["plans"], figures["timing"]["s_per_step"]
+    expected = plans["today"]["steps"] * step["today"] / step["batch32"] / 2
+    assert abs(plans["batch32"]["steps"] - expected) <= max(0.25 * expected, 32)
+    assert "| confident | classes | largest class | FID (digits) |" in stdout
+
+
+def test_unknown_levers_are_refused():
+    for args, message in ((["--levers", "nope"], "no lever nope for --model cycle_gan"),
+                          (["--model", "gan", "--combine", "ema+resize"], "--combine ema+resize: no lever resize")):
+        bad = subprocess.run([sys.executable, STUDY, *args], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
