@@ -51,3 +51,33 @@ def test_unknown_levers_are_refused():
                           (["--model", "gan", "--combine", "ema+resize"], "--combine ema+resize: no lever resize")):
         bad = subprocess.run([sys.executable, STUDY, *args], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+
+
+def test_demo_pictures_rows_and_errors(tmp_path):
+    from PIL import Image
+
+    images = tmp_path / "res" / "images"
+    images.mkdir(parents=True)
+    colours = {"real_A": (200, 0, 0), "fake_B": (0, 200, 0), "truth_B": (0, 0, 200)}
+    for stem in ("a0000", "a0001", "a0002"):
+        for label, colour in colours.items():
+            Image.new("RGB", (8, 8), colour).save(images / f"{stem}_{label}.png")
+    (tmp_path / "res" / "metrics.json").write_text(json.dumps({"pairs": [["fake_B", "truth_B"]]}))
+    script = str(Path(REPO) / "scripts" / "demo_pictures.py")
+    out = tmp_path / "pic.png"
+    done = subprocess.run([sys.executable, script, str(tmp_path / "res"), "-o", str(out), "--images", "2",
+                           "--scale", "3"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as pic:
+        assert pic.size == (3 * 24 + 2 * 2, 14 + 2 * 24 + 2)  # 3 columns, 2 rows of 8x8 enlarged 3x, 2-px gaps
+        # Column order input, output, truth; second row too.
+        for row in range(2):
+            y = 14 + row * 26 + 12
+            assert [pic.getpixel((x, y)) for x in (12, 26 + 12, 52 + 12)] == list(colours.values())
+    before = out.read_bytes()
+    bad = subprocess.run([sys.executable, script, str(tmp_path / "res"), "-o", str(out), "--labels", "real_A,nope"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no a0000_nope.png" in bad.stderr and out.read_bytes() == before
+    grid = subprocess.run([sys.executable, script, str(tmp_path / "res"), "-o", str(out), "--grid"],
+                          capture_output=True, text=True, timeout=60)
+    assert grid.returncode == 2 and "grid_fake.png" in grid.stderr
