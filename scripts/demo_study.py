@@ -160,7 +160,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--work", help="folder for the runs (default: a new temporary folder)")
     parser.add_argument("--json", help="also write every figure to this JSON file (after each run)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and runs, for tests (figures mean nothing)")
+    parser.add_argument("--table", metavar="JSON", help="only print the table of a study saved with --json (also "
+                                                          "one that was interrupted: the runs it finished)")
     args = parser.parse_args(argv)
+    if args.table:
+        return print_saved(args.table, args.combine)
     demo = DEMOS[args.model]
     levers = dict(demo.levers)
     for combo in args.combine:
@@ -234,6 +238,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(args.json, "w") as f:
             json.dump({"cpu": cpu_description(), "model": args.model, "timing": timing, "plans": plans,
                        "runs": runs, "means": means}, f, indent=1)
+    return 0
+
+
+def print_saved(path: str, combine: Sequence[str]) -> int:
+    """The table of a saved study (``--json``), from the runs it holds."""
+    with open(path) as f:
+        saved = json.load(f)
+    demo = DEMOS[saved["model"]]
+    levers = dict(demo.levers)
+    for combo in {*combine, *(r["lever"] for r in saved["runs"] if "+" in r["lever"])}:
+        parts = combo.split("+")
+        levers[combo] = (" + ".join(levers[p][0] for p in parts), sum((levers[p][1] for p in parts), []),
+                         sum((levers[p][2] for p in parts), []))
+    names = list(dict.fromkeys(r["lever"] for r in saved["runs"]))
+    keys, sort_key, columns = SCORES[demo.scoring]
+    print(f"CPU: {saved['cpu']}; {len(saved['runs'])} runs")
+    summarise(saved["runs"], names, levers, saved["timing"]["s_per_step"], keys, sort_key, columns)
     return 0
 
 

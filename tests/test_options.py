@@ -92,4 +92,20 @@ def test_model_test_keeps_the_classic_generator_on_builtin_data():
     """`test.py --model test --name horse2zebra_pretrained --no_dropout` must build the published architecture."""
     opt = parse(["--model", "test", "--name", "horse2zebra_pretrained", "--no_dropout"], is_train=False)
     assert (opt.netG, opt.ngf, opt.norm, opt.no_dropout) == ("resnet_9blocks", 64, "instance", True)
-    assert parse(["--model", "cycle_gan"], is_train=False).netG == "resnet_6blocks"  # the demo network
+    assert parse(["--model", "cycle_gan"], is_train=False).netG == "resnet_6blocks_resize"  # the demo network
+
+
+def test_cycle_gan_demo_settings_stay_scoped_to_the_builtin_data(tmp_path):
+    """The study's winner (README "How the demo settings were chosen") on the built-in data only."""
+    demo = parse(["--model", "cycle_gan"], is_train=True)
+    assert (demo.netG, demo.ngf, demo.ndf, demo.diffaug) == ("resnet_6blocks_resize", 32, 32, "translation,cutout")
+    assert (demo.n_epochs, demo.n_epochs_decay, demo.lr, demo.lr_policy) == (2, 1, 0.0002, "linear")
+    classic = parse(["--model", "cycle_gan", "--dataroot", str(tmp_path)], is_train=True)
+    assert (classic.netG, classic.ngf, classic.diffaug, classic.n_epochs, classic.n_epochs_decay) == \
+        ("resnet_9blocks", 64, "", 100, 100)
+    assert (classic.load_size, classic.crop_size, classic.pool_size, classic.lambda_identity) == (286, 256, 50, 0.5)
+    # Explicit options still win, and the other recipes keep their own demo networks.
+    mine = parse(["--model", "cycle_gan", "--netG", "resnet_6blocks", "--diffaug", "", "--n_epochs_decay", "2"])
+    assert (mine.netG, mine.diffaug, mine.n_epochs_decay) == ("resnet_6blocks", "", 2)
+    assert parse(["--model", "cut"], is_train=True).netG == "resnet_6blocks"
+    assert parse(["--model", "cut"], is_train=True).diffaug == ""
