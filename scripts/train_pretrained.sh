@@ -19,7 +19,8 @@ steps=("$@")
 
 for step in "${steps[@]}"; do
   case "$step" in
-    # CycleGAN on the built-in toy_day2night (demo defaults: resnet_6blocks, 64x64, 2 + 2 epochs), ngf 16.
+    # CycleGAN on the built-in toy_day2night (demo defaults: resnet_6blocks_resize, DiffAugment, 64x64,
+    # 2 + 1 epochs), ngf 16.
     cyclegan) python train.py --model cycle_gan --name toy_day2night_cyclegan --ngf 16 --seed 1 "${COMMON[@]}" ;;
     # pix2pix on its day|night pairs (demo defaults: unet_64, 4 + 4 epochs), ngf 8.
     pix2pix) python train.py --model pix2pix --name toy_day2night_pix2pix --ngf 8 --seed 1 "${COMMON[@]}" ;;
