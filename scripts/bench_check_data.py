@@ -63,8 +63,8 @@ def main() -> None:
                 times.append(timed(base + extra))
             print(f"{label}: best {min(times):.2f} s, median {sorted(times)[len(times) // 2]:.2f} s "
                   f"({1e6 * min(times) / args.images:.0f} us per image)")
-        from gantool.data.tools.scan import scan_images
         from gantool.data.image_io import make_dataset as list_images
+        from gantool.data.tools.scan import scan_images
 
         paths = list_images(os.path.join(tmp, "trainA")) + list_images(os.path.join(tmp, "trainB"))
         start = time.perf_counter()

@@ -29,8 +29,8 @@ DEMO = ["--model", "cycle_gan", "--display_id", "0", "--no_html", "--num_threads
 def worker(args) -> None:
     """Under torchrun (or alone): train ``--images`` images after two warm-up steps; rank 0 prints the figures."""
     sys.path.insert(0, REPO)
-    from gantool.engine import distributed
     from gantool.build import build_trainer
+    from gantool.engine import distributed
     from gantool.options import parse
 
     trainer = build_trainer(parse(args.train_args, is_train=True), log=lambda message: None)

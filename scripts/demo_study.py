@@ -6,13 +6,13 @@
     python scripts/demo_study.py --list                           # the levers and their options
     python scripts/demo_study.py --quick                          # seconds, for the tests (figures mean nothing)
 
-Each lever is a set of ``train.py`` options added to the demo's command on the built-in day->night data
-(``python train.py --model cycle_gan``: 64x64, 200 images, 2 + 2 epochs, 800 steps). Equal wall-clock is
-reckoned as ``equal_time.py`` says: the demo's real training step is timed against each lever's, interleaved,
-and a lever that steps r times as fast gets r times the 800 steps (more epochs, or fewer images per epoch; half
-the epochs at a constant learning rate, half decaying, unless the lever sets its own schedule; ratios within
-3 % of 1 count as 1, the timing's noise). Every run is
-then tested (``test.py``) and scored on the 20 test images against their true translations (L1, PSNR, SSIM:
+Each lever is a set of ``train.py`` options added to the demo's command on the built-in data (``python train.py
+--model cycle_gan``: day->night, 64x64, 200 images; ``--base before``: the CycleGAN demo as it was before this
+study, 2 + 2 epochs of 800 steps, which the README's tables start from). Equal wall-clock is reckoned as
+``equal_time.py`` says: the demo's real training step ("today") is timed against each lever's, interleaved, and
+a lever that steps r times as fast gets r times the demo's steps (more epochs, or fewer images per epoch; the
+demo's share of epochs at a constant learning rate, e.g. 2 + 2 or 30 + 10; ratios within 3 % of 1 count as 1,
+the timing's noise). Every run is then tested (``test.py``) and scored on the 20 test images against their true translations (L1, PSNR, SSIM:
 ``gantool eval paired``). The table gives each lever's mean and every seed; ``--json`` keeps all figures.
 
 ``--jobs N`` trains N runs at once with ``--threads`` torch threads each (default: 1 each when N > 1); the
@@ -34,7 +34,8 @@ from equal_time import cpu_description, schedule, step_seconds, train_and_score 
 
 # name -> (what it changes, train.py options, extra test.py options). "today" is the reference.
 CYCLE_GAN_LEVERS: Dict[str, tuple] = {
-    "today": ("the demo as it is (resnet_6blocks, ngf/ndf 32, lr 2e-4, pool 50, identity 0.5)", [], []),
+    "today": ("the demo's defaults (resnet_6blocks_resize, DiffAugment, 2 + 1 epochs; --base before: "
+              "resnet_6blocks, none, 2 + 2; both ngf/ndf 32, lr 2e-4, pool 50, identity 0.5)", [], []),
     "resize": ("resize-convolution upsampling", ["--netG", "resnet_6blocks_resize"], []),
     "narrow": ("ngf/ndf 16", ["--ngf", "16", "--ndf", "16"], []),
     "wide": ("ngf/ndf 64", ["--ngf", "64", "--ndf", "64"], []),
@@ -72,6 +73,7 @@ PIX2PIX_LEVERS: Dict[str, tuple] = {
 # The digit samplers: the generator's moving average, the objective, the discriminator and the learning rate.
 _SAMPLER_LEVERS: Dict[str, tuple] = {
     "ema": ("EMA of the generator (decay 0.999), tested with --ema", ["--ema_decay", "0.999"], ["--ema"]),
+    "ema0.99": ("EMA of the generator (decay 0.99), tested with --ema", ["--ema_decay", "0.99"], ["--ema"]),
     "lsgan": ("least-squares objective", ["--gan_mode", "lsgan"], []),
     "hinge": ("hinge objective", ["--gan_mode", "hinge"], []),
     "spectral": ("spectral normalisation in D", ["--norm_D", "spectral"], []),
@@ -82,6 +84,11 @@ _SAMPLER_LEVERS: Dict[str, tuple] = {
 GAN_LEVERS = {"today": ("the demo as it is (MLP, BCE, lr 2e-4, batch 64)", [], []), **_SAMPLER_LEVERS}
 DCGAN_LEVERS = {"today": ("the demo as it is (32x32, ngf/ndf 32, BCE, lr 2e-4, batch 64)", [], []),
                 **_SAMPLER_LEVERS, "wide": ("ngf/ndf 64", ["--ngf", "64", "--ndf", "64"], [])}
+
+
+# --base: options every lever starts from, instead of the demo's current defaults.
+BASES = {"cycle_gan": {"before": ["--netG", "resnet_6blocks", "--diffaug", "", "--n_epochs", "2",
+                                  "--n_epochs_decay", "2"]}}
 
 
 class Demo(NamedTuple):
@@ -151,12 +158,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--combine", action="append", default=[],
                         help="also a lever made of others, e.g. resize+ema (repeatable)")
     parser.add_argument("--list", action="store_true", help="print the levers and exit")
+    parser.add_argument("--base", default="demo", help="what the levers change: demo (the current defaults) or, "
+                                                       "for cycle_gan, before (the demo before the study)")
     parser.add_argument("--seeds", default="1,2", help="comma-separated training seeds (default 1,2)")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default CPUs // jobs)")
     parser.add_argument("--precision", default="fp32", help="precision of the timing and the runs (default fp32)")
     parser.add_argument("--step_repeats", type=int, default=5, help="interleaved rounds of the step timing")
-    parser.add_argument("--steps_per_repeat", type=int, default=10, help="training steps per timed round")
+    parser.add_argument("--steps_per_repeat", type=int, default=10, help="training steps per timed round, at least")
+    parser.add_argument("--min_round_s", type=float, default=2.0,
+                        help="more steps per timed round until a round of the demo lasts this long (default 2 s)")
     parser.add_argument("--work", help="folder for the runs (default: a new temporary folder)")
     parser.add_argument("--json", help="also write every figure to this JSON file (after each run)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and runs, for tests (figures mean nothing)")
@@ -185,7 +196,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = ["today"] + [n for n in dict.fromkeys(names) if n != "today"]
     seeds = [int(s) for s in args.seeds.split(",")]
     threads = args.threads or max(1, (os.cpu_count() or 2) // max(1, args.jobs))
-    base, images, test_extra = ["--precision", args.precision], demo.images, list(demo.test_args)
+    bases = BASES.get(args.model, {})
+    if args.base != "demo" and args.base not in bases:
+        parser.error(f"--base {args.base}: for --model {args.model} choose demo" +
+                     "".join(f" or {b}" for b in bases))
+    base = ["--precision", args.precision, *bases.get(args.base, [])]
+    images, test_extra = demo.images, list(demo.test_args)
     if args.quick:
         small = {"gan": ["--img_size", "16"], "dcgan": ["--img_size", "16", "--ngf", "8", "--ndf", "8"]}
         base += small.get(args.model, ["--ngf", "8", "--ndf", "8", "--load_size", "32", "--crop_size", "32"])
@@ -197,16 +213,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = {}
     for n in names:
         train, test = lever_args(args.model, levers[n])
-        settings[n] = (train[:2] + base + train[2:], test[:2] + base + test[2:] + test_extra)
-    timing = step_seconds({n: s[0] for n, s in settings.items()}, args.step_repeats, args.steps_per_repeat)
-    per_step, batch, epochs = timing["s_per_step"], timing["batch_size"], timing["epochs"]["today"]
-    if args.quick:
-        epochs = 2
+        shape = _test_shape(base)  # test.py knows the network options of the base, not its training ones
+        settings[n] = (train[:2] + base + train[2:], test[:2] + base[:2] + shape + test[2:] + test_extra)
+    timing = step_seconds({n: s[0] for n, s in settings.items()}, args.step_repeats, args.steps_per_repeat,
+                           min_round_s=0.0 if args.quick else args.min_round_s)
+    per_step, batch = timing["s_per_step"], timing["batch_size"]
+    constant, decay = (1, 1) if args.quick else timing["epochs"]["today"]
+    epochs, share = constant + decay, constant / (constant + decay)
     # Equal time in images: a lever stepping r times as fast sees r times the steps, each of its own batch size.
-    plans = {n: schedule(epochs, images, _ratio(per_step["today"], per_step[n]) * batch[n] / batch["today"])
+    plans = {n: schedule(epochs, images, _ratio(per_step["today"], per_step[n]) * batch[n] / batch["today"], share)
              for n in names}
     print(f"training step ({timing['precision']}), median of {args.step_repeats} interleaved rounds of "
-          f"{args.steps_per_repeat} steps; each lever gets today's steps x (today's step time / its own):")
+          f"{timing['steps_per_round']} steps; each lever gets today's steps x (today's step time / its own):")
     for n in names:
         p = plans[n]
         print(f"  {n:14s} {per_step[n] * 1000:7.1f} ms/step  {p['steps'] // batch[n]:5d} steps ({p['n_epochs']} + "

@@ -54,10 +54,13 @@ def interleaved(runs: Dict[str, Callable[[], None]], repeats: int, warmup: int =
     return times
 
 
-def step_seconds(settings: Mapping[str, Sequence[str]], repeats: int, steps: int) -> Dict[str, object]:
+def step_seconds(settings: Mapping[str, Sequence[str]], repeats: int, steps: int,
+                 min_round_s: float = 0.0) -> Dict[str, object]:
     """Median seconds per training step of each setting (``train.py`` arguments, the built-in data unless they
-    name ``--dataroot``), on random images of the run's size, interleaved. Returns ``precision``, and by setting
-    name ``s_per_step``, ``batch_size`` and ``epochs`` (``--n_epochs`` + ``--n_epochs_decay``, as parsed)."""
+    name ``--dataroot``), on random images of the run's size, interleaved. A round runs ``steps`` steps, or more
+    so that the first setting's round lasts at least ``min_round_s`` (short rounds measure the machine's
+    hiccups more than the step). Returns ``precision``, ``steps_per_round``, and by setting name ``s_per_step``,
+    ``batch_size`` and ``epochs`` (``(--n_epochs, --n_epochs_decay)``, as parsed)."""
     from gantool import options
     from gantool.build import build_recipe
     from gantool.engine.step import StepRunner
@@ -65,7 +68,7 @@ def step_seconds(settings: Mapping[str, Sequence[str]], repeats: int, steps: int
     runners, precision, batch_size, epochs = {}, "", {}, {}
     for name, argv in settings.items():
         opt = options.parse(["--gpu_ids", "-1", "--display_id", "0", *argv], is_train=True)
-        batch_size[name], epochs[name] = opt.batch_size, opt.n_epochs + opt.n_epochs_decay
+        batch_size[name], epochs[name] = opt.batch_size, (opt.n_epochs, opt.n_epochs_decay)
         torch.manual_seed(0)
         recipe = build_recipe(opt, torch.device("cpu"))
         runner = StepRunner(torch.device("cpu"), opt.precision, opt.channels_last, opt.compile, log=lambda line: None)
@@ -76,22 +79,28 @@ def step_seconds(settings: Mapping[str, Sequence[str]], repeats: int, steps: int
         batch = {"A": torch.rand(shape) * 2 - 1, "B": torch.rand(out_shape) * 2 - 1,
                  "A_paths": ["a.png"] * opt.batch_size, "B_paths": ["b.png"] * opt.batch_size}
 
-        def run(recipe=recipe, runner=runner, batch=batch) -> None:
-            for _ in range(steps):
+        def run(recipe=recipe, runner=runner, batch=batch, count=None) -> None:
+            for _ in range(count or steps):
                 runner.train_step(recipe, batch)
         runners[name] = run
+    first = next(iter(runners.values()))
+    first(count=2)  # warm-up, then the time of one step
+    start = time.perf_counter()
+    first(count=1)
+    steps = max(steps, math.ceil(min_round_s / max(time.perf_counter() - start, 1e-6)))
     times = interleaved(runners, repeats)
     return {"precision": precision, "s_per_step": {name: statistics.median(t) / steps for name, t in times.items()},
-            "batch_size": batch_size, "epochs": epochs}
+            "steps_per_round": steps, "batch_size": batch_size, "epochs": epochs}
 
 
-def schedule(base_epochs: int, images: int, ratio: float) -> Dict[str, int]:
-    """Epochs and images per epoch giving about ``ratio`` times the ``base_epochs * images`` steps,
-    half of the epochs at a constant learning rate and half decaying, as the demo's 2 + 2."""
+def schedule(base_epochs: int, images: int, ratio: float, constant_share: float = 0.5) -> Dict[str, int]:
+    """Epochs and images per epoch giving about ``ratio`` times the ``base_epochs * images`` steps, the share
+    ``constant_share`` of the epochs (rounded up) at a constant learning rate and the rest decaying, as the
+    demo's (2 + 2 for CycleGAN: 0.5; 30 + 10 for the MLP GAN: 0.75)."""
     target = base_epochs * images * ratio
     epochs = max(base_epochs, math.ceil(target / images))
     per_epoch = max(1, min(images, round(target / epochs)))
-    constant = math.ceil(epochs / 2)
+    constant = min(epochs, math.ceil(epochs * constant_share - 1e-9))
     return {"n_epochs": constant, "n_epochs_decay": epochs - constant, "max_dataset_size": per_epoch,
             "steps": epochs * per_epoch}
 

@@ -17,9 +17,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from gantool.errors import GantoolError  # noqa: E402
 from gantool.io.arch import arch_path, read_arch  # noqa: E402
 from gantool.io.files import atomic_write, atomic_write_text, clean_state_dict, load_file  # noqa: E402
-from gantool.errors import GantoolError  # noqa: E402
 from gantool.io.pretrained import PRETRAINED_DIR  # noqa: E402
 
 

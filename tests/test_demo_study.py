@@ -1,6 +1,7 @@
 """scripts/demo_study.py, the equal-wall-clock study of the demos' levers: a quick run of each scoring (paired
 translation, digit samples) end to end, its equal-time plans, and its errors."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,9 +47,34 @@ def test_digit_sampler_study_quick(tmp_path):
     assert "| confident | classes | largest class | FID (digits) |" in stdout
 
 
+def test_base_before_reproduces_the_pre_study_demo(tmp_path):
+    stdout, figures = _study(tmp_path, "--base", "before", "--levers", "resize")
+    def used(run, option):
+        text = (tmp_path / "w" / "checkpoints" / run / "train_opt.txt").read_text()
+        return re.search(rf"^\s*{option}: (\S*)", text, re.M).group(1)
+
+    assert (used("today_seed1", "netG"), used("today_seed1", "diffaug")) == ("resnet_6blocks", "")
+    assert (used("resize_seed1", "netG"), used("resize_seed1", "diffaug")) == ("resnet_6blocks_resize", "")
+    assert figures["plans"]["today"]["n_epochs"] == figures["plans"]["today"]["n_epochs_decay"]
+
+
+def test_schedule_keeps_the_demos_share_of_constant_epochs():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("equal_time", Path(REPO) / "scripts" / "equal_time.py")
+    equal_time = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(equal_time)
+    assert equal_time.schedule(40, 12000, 1.0, 0.75) == {"n_epochs": 30, "n_epochs_decay": 10,
+                                                          "max_dataset_size": 12000, "steps": 480000}
+    assert equal_time.schedule(6, 12000, 1.0, 4 / 6)["n_epochs"] == 4
+    slower = equal_time.schedule(3, 200, 0.5, 2 / 3)  # fewer images per epoch, the same 2 + 1 epochs
+    assert (slower["n_epochs"], slower["n_epochs_decay"], slower["max_dataset_size"]) == (2, 1, 100)
+
+
 def test_unknown_levers_are_refused():
     for args, message in ((["--levers", "nope"], "no lever nope for --model cycle_gan"),
-                          (["--model", "gan", "--combine", "ema+resize"], "--combine ema+resize: no lever resize")):
+                          (["--model", "gan", "--combine", "ema+resize"], "--combine ema+resize: no lever resize"),
+                          (["--model", "gan", "--base", "before"], "--base before: for --model gan choose demo")):
         bad = subprocess.run([sys.executable, STUDY, *args], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
 
