@@ -61,7 +61,9 @@ CYCLE_GAN_LEVERS: Dict[str, tuple] = {
 }
 
 PIX2PIX_LEVERS: Dict[str, tuple] = {
-    "today": ("the demo as it is (unet_64, ngf/ndf 32, lr 2e-4, L1 weight 100, 4 + 4 epochs)", [], []),
+    "today": ("the demo's defaults (unet_64, ngf/ndf 32, lr 2e-4, L1 weight 100, 4 + 4 epochs, DiffAugment since "
+              "the study)", [], []),
+    "no_diffaug": ("without DiffAugment (the demo before the study)", ["--diffaug", ""], []),
     "resnet_resize": ("resnet_6blocks_resize generator", ["--netG", "resnet_6blocks_resize"], []),
     "lr5e-4": ("learning rate 5e-4", ["--lr", "0.0005"], []),
     "l1_50": ("L1 weight 50", ["--lambda_L1", "50"], []),
@@ -78,11 +80,14 @@ _SAMPLER_LEVERS: Dict[str, tuple] = {
     "hinge": ("hinge objective", ["--gan_mode", "hinge"], []),
     "spectral": ("spectral normalisation in D", ["--norm_D", "spectral"], []),
     "lr1e-4": ("learning rate 1e-4", ["--lr", "0.0001"], []),
+    "lr2e-4": ("learning rate 2e-4 (the GAN demo's before the study)", ["--lr", "0.0002"], []),
     "lr4e-4": ("learning rate 4e-4", ["--lr", "0.0004"], []),
     "batch32": ("batch size 32", ["--batch_size", "32"], []),
 }
-GAN_LEVERS = {"today": ("the demo as it is (MLP, BCE, lr 2e-4, batch 64)", [], []), **_SAMPLER_LEVERS}
-DCGAN_LEVERS = {"today": ("the demo as it is (32x32, ngf/ndf 32, BCE, lr 2e-4, batch 64)", [], []),
+GAN_LEVERS = {"today": ("the demo's defaults (MLP, BCE, batch 64, lr 4e-4 since the study, 2e-4 before)", [], []),
+              **_SAMPLER_LEVERS}
+DCGAN_LEVERS = {"today": ("the demo's defaults (32x32, ngf/ndf 32, BCE, batch 64, lr 4e-4 since the study, "
+                           "2e-4 before)", [], []),
                 **_SAMPLER_LEVERS, "wide": ("ngf/ndf 64", ["--ngf", "64", "--ndf", "64"], [])}
 
 

@@ -22,9 +22,9 @@ for step in "${steps[@]}"; do
     # CycleGAN on the built-in toy_day2night (demo defaults: resnet_6blocks_resize, DiffAugment, 64x64,
     # 2 + 1 epochs), ngf 16.
     cyclegan) python train.py --model cycle_gan --name toy_day2night_cyclegan --ngf 16 --seed 1 "${COMMON[@]}" ;;
-    # pix2pix on its day|night pairs (demo defaults: unet_64, 4 + 4 epochs), ngf 8.
+    # pix2pix on its day|night pairs (demo defaults: unet_64, DiffAugment, 4 + 4 epochs), ngf 8.
     pix2pix) python train.py --model pix2pix --name toy_day2night_pix2pix --ngf 8 --seed 1 "${COMMON[@]}" ;;
-    # The MLP GAN and DCGAN on the built-in digits, shorter than their demos.
+    # The MLP GAN and DCGAN on the built-in digits (demo defaults: lr 4e-4), shorter than their demos.
     gan) python train.py --model gan --name digits_gan --n_epochs 10 --n_epochs_decay 5 --seed 1 "${COMMON[@]}" ;;
     dcgan) python train.py --model dcgan --name digits_dcgan --n_epochs 2 --n_epochs_decay 1 --seed 1 "${COMMON[@]}" ;;
     measure) ;;

@@ -16,7 +16,8 @@ from .pool import ImagePool
 # ndf 32) apply underneath: ngf 64's 512-channel layers are many times slower on a CPU for a demo.
 # Explicit options still win.
 _DEMO_NETWORK = {"netG": "unet_64"}
-_DEMO_TRAINING = {"n_epochs": 4, "n_epochs_decay": 4}
+# DiffAugment: chosen by scripts/demo_study.py at equal time (README, "How the demo settings were chosen").
+_DEMO_TRAINING = {"n_epochs": 4, "n_epochs_decay": 4, "diffaug": "translation,cutout"}
 
 
 @MODELS.register("pix2pix", "paired A -> B")
