@@ -109,3 +109,14 @@ def test_cycle_gan_demo_settings_stay_scoped_to_the_builtin_data(tmp_path):
     assert (mine.netG, mine.diffaug, mine.n_epochs_decay) == ("resnet_6blocks", "", 2)
     assert parse(["--model", "cut"], is_train=True).netG == "resnet_6blocks"
     assert parse(["--model", "cut"], is_train=True).diffaug == ""
+
+
+def test_other_demo_settings_stay_scoped_to_the_builtin_data(tmp_path):
+    """pix2pix's DiffAugment and the samplers' lr 4e-4 (the study's winners) on the built-in data only."""
+    assert parse(["--model", "pix2pix"]).diffaug == "translation,cutout"
+    assert parse(["--model", "pix2pix", "--dataroot", str(tmp_path)]).diffaug == ""
+    for model in ("gan", "dcgan"):
+        assert parse(["--model", model]).lr == 0.0004
+        assert parse(["--model", model, "--dataroot", str(tmp_path)]).lr == 0.0002
+        assert parse(["--model", model, "--lr", "0.0001"]).lr == 0.0001
+    assert parse(["--model", "gan", "--preset", "pytorch_gan"]).lr == 0.0002  # the listing's value wins
