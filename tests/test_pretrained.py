@@ -51,7 +51,7 @@ def test_every_model_is_shipped_small_and_self_describing():
 # SSIM on the 20 built-in test images; the identity baseline is about 6.2 dB and SSIM 0.25.
 TRANSLATOR_FLOORS = {"toy_day2night_pretrained": ("testA", "testA_truth", 21.5, 0.65),
                      "toy_night2day_pretrained": ("testB", "testB_truth", 18.5, 0.55),
-                     "toy_day2night_pix2pix_pretrained": ("testA", "testA_truth", 21.0, 0.65)}
+                     "toy_day2night_pix2pix_pretrained": ("testA", "testA_truth", 21.5, 0.68)}
 
 
 @pytest.mark.parametrize("name", TRANSLATORS)
@@ -82,8 +82,8 @@ def test_shipped_samplers_draw_digit_like_images(name):
             samples = (net.train()(z)[:, 0].clamp(-1, 1) + 1) / 2
         return np.abs(samples.mean(0).numpy() - digits.mean(0)).mean()
 
-    # Measured: about 0.36 untrained and 0.02 to 0.04 trained (mean-image L1 on the [0, 1] scale).
-    assert mean_image_distance(G) < 0.5 * mean_image_distance(untrained)
+    # Measured: about 0.36 untrained and 0.02 to 0.05 trained (mean-image L1 on the [0, 1] scale).
+    assert mean_image_distance(G) < 0.25 * mean_image_distance(untrained)
 
 
 def test_the_classic_pretrained_command_uses_the_shipped_model(tmp_path):
