@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 # Two epochs of 16 digits in batches of 8, a loss point every 8 images: losses at images 8, 16, 24, 32.
 TINY = ["--model", "gan", "--gpu_ids", "-1", "--display_id", "0", "--max_dataset_size", "16", "--batch_size", "8",
         "--img_size", "16", "--n_epochs", "1", "--n_epochs_decay", "1", "--print_freq", "8", "--ngf", "8",
-        "--ndf", "8"]
+        "--ndf", "8", "--lr", "0.0002"]  # the classic rate (the built-in demo's is 4e-4)
 
 
 def _events(folder):
