@@ -47,6 +47,7 @@ CYCLE_GAN_LEVERS: Dict[str, tuple] = {
                     ["--lr_policy", "step", "--lr_decay_iters", "1000"], []),
     "cosine": ("cosine learning-rate schedule", ["--lr_policy", "cosine"], []),
     "crop48": ("random 48x48 crops of the 64x64 images (more steps)", ["--crop_size", "48"], []),
+    "size32": ("trained at 32x32 (more epochs), tested at 64x64", ["--load_size", "32", "--crop_size", "32"], []),
     "no_pool": ("no image pool", ["--pool_size", "0"], []),
     "idt0": ("no identity loss", ["--lambda_identity", "0"], []),
     "idt2": ("identity weight 2", ["--lambda_identity", "2"], []),

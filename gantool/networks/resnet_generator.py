@@ -76,7 +76,7 @@ UPSAMPLES = {"transposed": _transposed_up, "resize": _resize_up}
 
 
 class ResnetGenerator(nn.Module):
-    """Encoder (two stride-2 convs) -> ``n_blocks`` ResnetBlocks -> decoder (two transposed convs).
+    """Encoder (two stride-2 convs) -> ``n_blocks`` ResnetBlocks -> decoder (two transposed or resize convs).
 
     Args:
         input_nc: channels of the input images.
