@@ -189,8 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         unknown = [p for p in parts if p not in levers]
         if unknown:
             parser.error(f"--combine {combo}: no lever {', '.join(unknown)} for --model {args.model} (see --list)")
-        levers[combo] = (" + ".join(levers[p][0] for p in parts), sum((levers[p][1] for p in parts), []),
-                         sum((levers[p][2] for p in parts), []))
+        levers[combo] = combined(levers, parts)
     if args.list:
         for name, (what, train, test) in levers.items():
             print(f"{name:14s} {what}: {' '.join(train) or '(no option)'}" + (f"; test {' '.join(test)}" if test else ""))
@@ -265,6 +264,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
+def combined(levers: Dict[str, tuple], parts: Sequence[str]) -> tuple:
+    """The lever made of ``parts``: their descriptions joined, their train.py and test.py options in order."""
+    return (" + ".join(levers[p][0] for p in parts), sum((levers[p][1] for p in parts), []),
+            sum((levers[p][2] for p in parts), []))
+
+
 def print_saved(path: str, combine: Sequence[str]) -> int:
     """The table of a saved study (``--json``), from the runs it holds."""
     with open(path) as f:
@@ -272,9 +277,7 @@ def print_saved(path: str, combine: Sequence[str]) -> int:
     demo = DEMOS[saved["model"]]
     levers = dict(demo.levers)
     for combo in {*combine, *(r["lever"] for r in saved["runs"] if "+" in r["lever"])}:
-        parts = combo.split("+")
-        levers[combo] = (" + ".join(levers[p][0] for p in parts), sum((levers[p][1] for p in parts), []),
-                         sum((levers[p][2] for p in parts), []))
+        levers[combo] = combined(levers, combo.split("+"))
     names = list(dict.fromkeys(r["lever"] for r in saved["runs"]))
     keys, sort_key, columns = SCORES[demo.scoring]
     print(f"CPU: {saved['cpu']}; {len(saved['runs'])} runs")

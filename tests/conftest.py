@@ -57,6 +57,18 @@ TINY_TRAIN = TINY + ["--display_id", "0", "--n_epochs", "1", "--n_epochs_decay",
                      "--pool_size", "2"]
 
 
+def train_tiny_cycle_gan(tmp_path, netG: str, name: str):
+    """Train a tiny CycleGAN (``TINY_TRAIN`` with ``--netG netG``) on 32x32 built-in data in ``tmp_path``;
+    returns (the data root, the side file of its G_A as a dict). Fails the test if training fails."""
+    import json
+
+    root = small_builtin(tmp_path, n_train=4, n_test=2)
+    args = [netG if a == "resnet_6blocks" else a for a in TINY_TRAIN]
+    train = run_cli("train.py", ["--model", "cycle_gan", "--dataroot", root, "--name", name, *args], cwd=tmp_path)
+    assert train.returncode == 0, train.stderr
+    return root, json.loads((tmp_path / "checkpoints" / name / "latest_net_G_A.json").read_text())
+
+
 def run_cli(script, args, cwd, timeout=300):
     """Run ``python <repo>/<script> args`` in ``cwd``; returns the CompletedProcess (text output)."""
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")

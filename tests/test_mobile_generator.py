@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import REPO, TINY, TINY_TRAIN, run_cli, small_builtin
+from conftest import REPO, TINY, run_cli, train_tiny_cycle_gan
 from gantool.networks import define_G, get_norm_layer
 from gantool.networks.mobile_resnet import MobileResnetBlock
 from gantool.ops.separable import SeparableConv2d, separable_cost
@@ -192,12 +192,8 @@ def test_gradients_reach_every_parameter_and_the_input():
 
 
 def test_cli_train_then_test_with_and_without_options(tmp_path):
-    root = small_builtin(tmp_path, n_train=4, n_test=2)
     mobile = {"resnet_6blocks": "mobile_resnet_9blocks"}
-    train = run_cli("train.py", ["--model", "cycle_gan", "--dataroot", root, "--name", "mob",
-                                 *[mobile.get(a, a) for a in TINY_TRAIN]], cwd=tmp_path)
-    assert train.returncode == 0, train.stderr
-    side = json.loads((tmp_path / "checkpoints" / "mob" / "latest_net_G_A.json").read_text())
+    root, side = train_tiny_cycle_gan(tmp_path, "mobile_resnet_9blocks", "mob")
     assert side["kwargs"]["netG"] == "mobile_resnet_9blocks" and side["kwargs"]["ngf"] == 8
 
     # With the options given, then with none: the side file rebuilds the generator (default --netG resnet_9blocks).

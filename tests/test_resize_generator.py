@@ -1,11 +1,10 @@
 """``--netG resnet_6blocks_resize / resnet_9blocks_resize``: the ResNet generator with resize-convolution
 upsampling (no checkerboard), its own names beside the classic ones, and a CLI round trip."""
-import json
 
 import pytest
 import torch
 import torch.nn as nn
-from conftest import TINY, TINY_TRAIN, run_cli, small_builtin
+from conftest import TINY, run_cli, train_tiny_cycle_gan
 
 from gantool.networks import define_G
 from gantool.networks.resnet_generator import UPSAMPLES, ResnetGenerator
@@ -75,12 +74,7 @@ def test_gradients_reach_every_parameter():
 
 
 def test_cli_train_then_test_rebuilds_from_the_side_file(tmp_path):
-    root = small_builtin(tmp_path, n_train=4, n_test=2)
-    resize = {"resnet_6blocks": "resnet_6blocks_resize"}
-    train = run_cli("train.py", ["--model", "cycle_gan", "--dataroot", root, "--name", "rz",
-                                 *[resize.get(a, a) for a in TINY_TRAIN]], cwd=tmp_path)
-    assert train.returncode == 0, train.stderr
-    side = json.loads((tmp_path / "checkpoints" / "rz" / "latest_net_G_A.json").read_text())
+    root, side = train_tiny_cycle_gan(tmp_path, "resnet_6blocks_resize", "rz")
     assert side["kwargs"]["netG"] == "resnet_6blocks_resize"
     # test.py with the classic --netG given: the side file's network is what gets built and loaded.
     tested = run_cli("test.py", ["--model", "cycle_gan", "--dataroot", root, "--name", "rz", *TINY], cwd=tmp_path)
