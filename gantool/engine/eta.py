@@ -1,10 +1,10 @@
-"""How long a training run will take, told once from its first steps when that is long.
+"""How long a training run (or a test.py run) will take, told once from its first steps when that is long.
 
 A typo such as ``--n_epochs 2000`` (or a dataset far larger than meant) should not be discovered days later.
 After a few warm-up batches (allocator pools, autotuning, the loader's first workers), the trainer's rate over the
 next batches gives the time the remaining images need; a run that would take longer than ``LONG_RUN_SECONDS``
 says so in one line, with what shortens it. Validation, checkpoints and epoch ends are not included, so the
-figure is a lower bound.
+figure is a lower bound. The tester counts its images the same way (one "batch" per saved result).
 """
 import time
 from typing import Callable, Optional
@@ -13,6 +13,12 @@ from typing import Callable, Optional
 LONG_RUN_SECONDS = 3600.0
 WARMUP_BATCHES = 3  # not timed: first steps pay for allocations, autotuning and starting the loader
 TIMED_BATCHES = 10  # the rate is measured over these
+#: the line a long training run prints (``str.format`` fields: duration, per_batch, batch, per_image, schedule)
+TRAIN_MESSAGE = ("gantool: this run will take about {duration} more at {per_batch:.2f} s per batch of {batch:g} "
+                 "({schedule}); --n_epochs, --n_epochs_decay, --max_dataset_size or --max_iters shorten it")
+#: the line a long test.py run prints
+TEST_MESSAGE = ("gantool: this test will take about {duration} more at {per_image:.2f} s per image ({schedule}); "
+                "--num_test shortens it")
 
 
 def format_duration(seconds: float) -> str:
@@ -29,16 +35,19 @@ class DurationEstimate:
 
     Args:
         remaining_images: images the run still has to train on (all epochs, less what is done; capped by
-            ``--max_iters``).
+            ``--max_iters``), or to test.
         schedule: the options that set the length, for the message (e.g. ``200 epochs of 1096 images``).
         log: where the line goes.
         long_run: seconds above which the run is reported.
         clock: the time source (tests pass a fake one).
+        message: the line, a ``str.format`` template (``TRAIN_MESSAGE``, ``TEST_MESSAGE``).
     """
 
     def __init__(self, remaining_images: int, schedule: str, log: Callable[[str], None],
-                 long_run: Optional[float] = None, clock: Callable[[], float] = time.perf_counter):
+                 long_run: Optional[float] = None, clock: Callable[[], float] = time.perf_counter,
+                 message: str = TRAIN_MESSAGE):
         self.remaining, self.schedule, self.log, self.clock = remaining_images, schedule, log, clock
+        self.message = message
         self.long_run = LONG_RUN_SECONDS if long_run is None else long_run
         self.batches, self.images, self.start = 0, 0, 0.0
         self.done = remaining_images <= 0
@@ -53,6 +62,12 @@ class DurationEstimate:
             remaining = min(remaining, max_iters - total_iters)
         epochs = last_epoch - epoch + 1
         return cls(remaining, f"{epochs} epoch{'s' if epochs != 1 else ''} of {epoch_images} images", log)
+
+    @classmethod
+    def for_test(cls, images: int, log: Callable[[str], None],
+                 clock: Callable[[], float] = time.perf_counter) -> "DurationEstimate":
+        """The estimate for a tester about to save ``images`` results (``observe(1)`` after each)."""
+        return cls(images, f"{images} image{'s' if images != 1 else ''}", log, clock=clock, message=TEST_MESSAGE)
 
     def observe(self, images: int) -> Optional[float]:
         """Count one finished batch of ``images``; returns the estimated seconds still to go once it is known
@@ -74,7 +89,6 @@ class DurationEstimate:
         seconds = per_image * max(self.remaining, 0)
         if seconds > self.long_run:
             batch = self.images / TIMED_BATCHES
-            self.log(f"gantool: this run will take about {format_duration(seconds)} more at "
-                     f"{per_image * batch:.2f} s per batch of {batch:g} ({self.schedule}); --n_epochs, "
-                     "--n_epochs_decay, --max_dataset_size or --max_iters shorten it")
+            self.log(self.message.format(duration=format_duration(seconds), per_batch=per_image * batch, batch=batch,
+                                         per_image=per_image, schedule=self.schedule))
         return seconds

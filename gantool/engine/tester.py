@@ -12,6 +12,7 @@ from ..models.base import Recipe
 from ..viz.depth_files import save_full_depth
 from ..viz.html import HTMLPage
 from ..viz.images import make_grid_image, save_image, tensor2im
+from .eta import DurationEstimate
 from .step import StepRunner
 
 
@@ -69,6 +70,7 @@ class Tester:
             total = int(min(len(self.dataset), self.num_test))
             loader = DataLoader(self.dataset, batch_size=1, shuffle=False, num_workers=0)
         grids: Dict[str, list] = {label: [] for label in self.recipe.grid_visuals}
+        eta = DurationEstimate.for_test(total, self.log)
         bar = tqdm(loader, total=total if self.batches is None else None, leave=False, disable=None)
         for i, (batch, j, visuals) in enumerate(self._results(bar, total)):
             if i >= total:
@@ -83,6 +85,7 @@ class Tester:
                 self.distribution.add(visuals)
             rows.append(row)
             per_image.append({"image": os.path.basename(path), **values})
+            eta.observe(1)  # a --num_test that will take hours says so after the first images
         grid_files = self._save_grids(page, grids)
         averages, index = self._write_page(page, rows, per_image, grid_files, meter)
         verb = self.recipe.test_verb if self.batches is None else "generated"
