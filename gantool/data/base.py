@@ -15,7 +15,7 @@ from .builtin import builtin_option_defaults, ensure_builtin
 from .depth import DepthPolicy, ValueRange, check_bit_depth, parse_value_range, value_extremes
 from .image_io import IMG_EXTENSIONS, UnreadableImageError, is_image_file, make_dataset
 from .tools.scan import ImageInfo, scan_images
-from .transforms import Preprocess, transform_image
+from .transforms import MAX_UPSCALE, Preprocess, transform_image, upscale_factor
 
 DATASETS = Registry("--dataset_mode")
 
@@ -117,6 +117,7 @@ class FolderDataset(Dataset):
         self.epoch = 0
         self.scans: List[Tuple[str, List[ImageInfo]]] = []  # (folder, every file's ImageInfo), for check-data
         self._skipped: set = set()
+        self._upscale_told = False  # the upscaling warning comes once per dataset, for its first folder
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random crops, flips and pairings ``__getitem__`` returns."""
@@ -247,6 +248,7 @@ class FolderDataset(Dataset):
                       "(gantool check-data lists them all)")
         self._skipped.update(i.path for i in bad)
         self.check_images(good, folder)
+        self._screen_upscale(good, folder)
         self._screen_depths(good, folder)
         return [i.path for i in good]
 
@@ -269,6 +271,22 @@ class FolderDataset(Dataset):
                 f"{len(small)} of the {len(infos)} images in {folder} are smaller than --crop_size {crop} "
                 f"(first: {os.path.basename(small[0].path)}, {w}x{h}); --preprocess crop cuts the crop from the "
                 "image as it is: use a smaller --crop_size, or --preprocess resize_and_crop to scale images first")
+
+    def _screen_upscale(self, infos: List[ImageInfo], folder: str) -> None:
+        """One warning (per dataset) when the preprocessing enlarges images more than ``MAX_UPSCALE`` times in a
+        side, such as 40x40 pictures at ``--load_size 512``: the networks would see mostly interpolation."""
+        if self._upscale_told:
+            return
+        big = [(i, upscale_factor(self.usable_size(i), self.preprocess)) for i in infos]
+        big = [(i, f) for i, f in big if f > MAX_UPSCALE]
+        if big:
+            self._upscale_told = True
+            (w, h), factor = self.usable_size(big[0][0]), big[0][1]
+            pre = self.preprocess
+            self.warn(f"--preprocess {pre.mode} --load_size {pre.load_size} scales {len(big)} of the {len(infos)} "
+                      f"images in {folder} up more than {MAX_UPSCALE}x (first: {os.path.basename(big[0][0].path)}, "
+                      f"{w}x{h}, {factor:.1f}x), so they are mostly interpolation; use a smaller --load_size and "
+                      "--crop_size, or larger images")
 
     def check_index(self, index: int) -> None:
         """Raise IndexError past the end, so plain iteration over the dataset stops."""

@@ -1,6 +1,7 @@
 """--preprocess: resizing, cropping and flipping images, then turning them into [-1, 1] tensors."""
 import random
 from dataclasses import dataclass
+from typing import Tuple
 
 import numpy as np
 import torch
@@ -12,6 +13,11 @@ from .depth import HighDepthImage
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 #: the modes after which every image of a dataset has one size (``crop_size`` squared)
 FIXED_SIZE_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
+#: the largest --load_size/--crop_size (and ``gantool translate --tile``) accepted: 16384^2 RGB floats are 3 GiB
+#: per image, before any network
+MAX_IMAGE_SIDE = 16384
+#: an image enlarged more than this in either side is mostly interpolation: the dataset warns once
+MAX_UPSCALE = 4
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,31 @@ class Preprocess:
             )
 
 
+def _scale_width_size(size: Tuple[int, int], width: int, min_height: int) -> Tuple[int, int]:
+    """The (width, height) classic ``__scale_width`` gives a ``size`` image (see ``_scale_width``)."""
+    w, h = size
+    if w == width and h >= min_height:
+        return size
+    return width, int(max(width * h / w, min_height))
+
+
 def _scale_width(img: Image.Image, width: int, min_height: int) -> Image.Image:
     """Classic ``__scale_width``: width -> ``width``, height by aspect ratio, >= ``min_height``."""
-    w, h = img.size
-    if w == width and h >= min_height:
-        return img
-    height = int(max(width * h / w, min_height))
-    return img.resize((width, height), Image.BICUBIC)
+    size = _scale_width_size(img.size, width, min_height)
+    return img if size == img.size else img.resize(size, Image.BICUBIC)
+
+
+def upscale_factor(size: Tuple[int, int], pre: Preprocess) -> float:
+    """The most that ``pre`` enlarges either side of a ``size`` (width, height) image before cropping
+    (1.0 for ``crop`` and ``none``, below 1 for a shrink); compare with ``MAX_UPSCALE``."""
+    w, h = size
+    if pre.mode == "resize_and_crop":
+        new_w, new_h = pre.load_size, pre.load_size
+    elif pre.mode in ("scale_width", "scale_width_and_crop"):
+        new_w, new_h = _scale_width_size(size, pre.load_size, pre.crop_size)
+    else:
+        return 1.0
+    return max(new_w / max(w, 1), new_h / max(h, 1))
 
 
 def _random_crop(img: Image.Image, size: int, fx: float, fy: float) -> Image.Image:
