@@ -18,6 +18,7 @@ from . import data
 from .data.transforms import FIXED_SIZE_MODES
 from .engine import distributed
 from .engine.device import select_device, select_training_device
+from .engine.memory import fake_tensors
 from .errors import GantoolError
 from .io.arch import arch_options, format_arch_options, read_arch
 from .io.checkpoint import load_network
@@ -27,6 +28,7 @@ from .models import MODELS
 from .models.optimizers import OptimizerSpec
 from .networks import DiscriminatorSpec
 from .options import format_options, save_options
+from .preflight import check_test_memory, check_training_memory
 
 #: constructor arguments that build.py passes itself (not matched by option name)
 PASSED_TO_RECIPES = ("device", "is_train", "discriminator")
@@ -135,6 +137,7 @@ def build_trainer(opt: argparse.Namespace, log: Callable[[str], None] = print):
     if distributed.is_main():
         record_depth(dataset, folder, log)
     opt = training_range(opt, dataset)  # validation reads float images with the training images' range
+    check_training_memory(opt, device, dataset, build_recipe, log)  # on fake tensors: nothing allocated yet
     recipe = build_recipe(opt, device)
     if opt.lambda_r1 > 0 and "lambda_r1" not in inspect.signature(type(recipe).__init__).parameters:
         raise GantoolError(f"--model {opt.model} has no R1 penalty; drop --lambda_r1")
@@ -224,8 +227,8 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
 
     device, _, message = select_device(opt.gpu_list)
     log(message)
-    seed_everything(opt.seed)
-    recipe = build_recipe(opt, device)
+    with fake_tensors(device):  # which networks to load: known without allocating them
+        recipe = build_recipe(opt, device)
     # checkpoints/<name>, else a model shipped inside the package (gantool/pretrained/<name>).
     folder = checkpoint_folder(opt.checkpoints_dir, opt.name)
     if not os.path.isdir(folder):
@@ -239,18 +242,19 @@ def build_tester(opt: argparse.Namespace, log: Callable[[str], None] = print):
     ensure_folder(web_dir, "--results_dir")  # before any weights or data are read
     paths = _test_checkpoints(recipe, folder, label, opt.ema)
     # gantool's own checkpoints carry their architecture (gantool.io.arch): rebuild from it, no --netG needed.
-    arch_opt = options_from_checkpoints(opt, list(paths.values()), log)
-    if arch_opt is not opt:
-        opt = arch_opt
-        seed_everything(opt.seed)
-        recipe = build_recipe(opt, device)
+    opt = options_from_checkpoints(opt, list(paths.values()), log)
+    opt = recorded_depth(opt, folder, log)  # images read as in training, outputs back in its units
+    with fake_tensors(device):
+        own_inputs = build_recipe(opt, device).test_batches(opt.num_test) is not None  # noise: no dataset
+    dataset = None if own_inputs else build_dataset(opt, log)
+    check_test_memory(opt, device, dataset, build_recipe, log)
+    seed_everything(opt.seed)
+    recipe = build_recipe(opt, device)
     for name, path in paths.items():
         load_network(recipe.networks[name], path, recipe.options_hint(name))
-    opt = recorded_depth(opt, folder, log)  # images read as in training, outputs back in its units
     if folder != shipped_folder(opt.name):  # the package folder may be read-only
         save_options(opt, folder)
-    batches = recipe.test_batches(opt.num_test)  # a recipe may make its own inputs (noise): no dataset then
-    dataset = build_dataset(opt, log) if batches is None else None
+    batches = recipe.test_batches(opt.num_test)
     title = f"Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {label}" + (" (EMA)" if opt.ema else "")
     return Tester(recipe, dataset, web_dir, title, num_test=opt.num_test, aspect_ratio=opt.aspect_ratio,
                   width=opt.display_winsize, eval_mode=opt.eval, log=log, batches=batches,

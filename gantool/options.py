@@ -8,6 +8,7 @@ import argparse
 import os
 from typing import List, Optional
 
+from .data.transforms import MAX_IMAGE_SIDE
 from .errors import GantoolError
 
 
@@ -30,6 +31,8 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
     g.add_argument("--seed", type=int, default=None, help="random seed; the same seed gives the same run")
     g.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    g.add_argument("--force", action="store_true",
+                   help="start even when the memory estimate says the run does not fit (see README, Memory)")
     g = parser.add_argument_group("model")
     g.add_argument("--model", default="cycle_gan", help=f"recipe: {_choices('model')}")
     g.add_argument("--input_nc", type=int, default=3, help="input image channels: 3 for RGB, 1 for grayscale")
@@ -279,25 +282,56 @@ def _check_names(opt: argparse.Namespace) -> None:
         check_norm_D(opt.norm_D)
 
 
-#: the largest --load_size/--crop_size accepted: 16384^2 RGB floats are 3 GiB per image, before any network
-MAX_IMAGE_SIDE = 16384
+# MAX_IMAGE_SIDE (the largest --load_size/--crop_size/--img_size) lives in data/transforms.py: translate uses it too.
+#: --batch_size above this is a typo; the memory estimate bounds it further
+MAX_BATCH_SIZE = 65536
+#: --num_threads: at most this many loader workers per CPU (8 on any machine), and this many in all; each worker
+#: holds a copy of the dataset and prefetches batches
+MAX_THREADS_PER_CPU, MIN_THREADS_LIMIT, MAX_THREADS = 4, 8, 256
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (a container or job may get fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _image_sizes(opt: argparse.Namespace) -> List[str]:
+    """The options that are an image side in pixels; ``--img_size`` (gan, dcgan) first: it sets ``--load_size``
+    and ``--crop_size``, whose messages would hide it."""
+    return (["img_size"] if hasattr(opt, "img_size") else []) + ["load_size", "crop_size", "display_winsize"]
+
+
+def _check_bounds(opt: argparse.Namespace) -> None:
+    """Upper bounds where a typo's extra zeros would take all memory: image sides, batch size, loader workers."""
+    for name in _image_sizes(opt):
+        size = getattr(opt, name)
+        if size > MAX_IMAGE_SIDE:  # a typo's extra zeros would decode one image into many gigabytes
+            gib = size * size * 3 * 4 / 2**30
+            raise GantoolError(f"--{name} {size} is larger than {MAX_IMAGE_SIDE} pixels: one RGB image of that size "
+                               f"takes {gib:,.0f} GiB as floats"
+                               + ("" if name == "img_size" else "; for large images use gantool translate --tile"))
+    if opt.batch_size > MAX_BATCH_SIZE:
+        raise GantoolError(f"--batch_size {opt.batch_size} is larger than {MAX_BATCH_SIZE}, the most gantool accepts: "
+                           "a batch holds all its images and their activations in memory at once")
+    cpus = _usable_cpus()
+    most_threads = min(MAX_THREADS, max(MAX_THREADS_PER_CPU * cpus, MIN_THREADS_LIMIT))
+    if opt.num_threads > most_threads:
+        raise GantoolError(f"--num_threads {opt.num_threads} is more loader workers than this machine can use: it has "
+                           f"{cpus} CPU{'s' if cpus != 1 else ''}, so at most {most_threads} ({MAX_THREADS_PER_CPU} "
+                           f"per CPU, {MAX_THREADS} in all); each worker holds a copy of the dataset and prefetches "
+                           "batches")
 
 
 def _check(opt: argparse.Namespace) -> None:
     """Reject values no run can use, with the option's name in the message."""
     _check_names(opt)
-    positive = ["batch_size", "input_nc", "output_nc", "ngf", "ndf", "load_size", "crop_size", "display_winsize"]
+    positive = _image_sizes(opt) + ["batch_size", "input_nc", "output_nc", "ngf", "ndf"]
     if opt.is_train:
         positive += ["print_freq", "display_freq", "save_latest_freq", "save_epoch_freq", "update_html_freq"]
     for name in positive:
         if getattr(opt, name) <= 0:
             raise GantoolError(f"--{name} must be a positive number, got {getattr(opt, name)}")
-    for name in ("load_size", "crop_size", "display_winsize"):
-        size = getattr(opt, name)
-        if size > MAX_IMAGE_SIDE:  # a typo's extra zeros would decode one image into many gigabytes
-            gib = size * size * 3 * 4 / 2**30
-            raise GantoolError(f"--{name} {size} is larger than {MAX_IMAGE_SIDE} pixels: one RGB image of that size "
-                               f"takes {gib:,.0f} GiB as floats; for large images use gantool translate --tile")
+    _check_bounds(opt)
     for name in ["num_threads", "load_iter"] + (["n_epochs", "n_epochs_decay", "max_iters", "pool_size"] if opt.is_train else []):
         if getattr(opt, name) < 0:
             raise GantoolError(f"--{name} must not be negative, got {getattr(opt, name)}")
@@ -327,8 +361,9 @@ def _check(opt: argparse.Namespace) -> None:
                                f"{opt.lambda_r1} and {opt.r1_every}")
     if not opt.is_train and opt.num_test <= 0:
         raise GantoolError(f"--num_test must be positive, got {opt.num_test}")
-    if opt.max_dataset_size <= 0:
-        raise GantoolError(f"--max_dataset_size must be positive, got {opt.max_dataset_size}")
+    most = opt.max_dataset_size
+    if not (most >= 1 and (most == float("inf") or most == int(most))):  # 0.5 would keep no image; nan compares False
+        raise GantoolError(f"--max_dataset_size must be a whole number of images, 1 or more, got {most:g}")
     from .data.depth import parse_value_range
 
     parse_value_range(opt.value_range)  # "--value_range 5": one line with an example

@@ -159,6 +159,19 @@ def s_option(*extra):
     return lambda tmp: ("train.py", train_args(tmp, unaligned(tmp), *extra))
 
 
+def s_tiny_images_upscaled(tmp):
+    return "train.py", train_args(tmp, unaligned(tmp, size=(6, 6)))
+
+
+def s_translate(*extra):
+    """gantool translate of one image with the shipped model and ``extra`` options."""
+    def setup(tmp):
+        write_images(os.path.join(tmp, "in"), 1)
+        return "gantool", ["translate", os.path.join(tmp, "in"), "-o", os.path.join(tmp, "out"), "-c",
+                           "toy_day2night_pretrained", *extra]
+    return setup
+
+
 def s_gpu_without_gpu(tmp):
     gpu = "99" if torch.cuda.is_available() else "0"
     return "train.py", train_args(tmp, unaligned(tmp), "--gpu_ids", gpu)
@@ -344,6 +357,27 @@ ROWS = [
         "--results_dir", 2, True),
     Row("checkpoints_dir_under_a_file", s_checkpoints_dir_under_a_file, "a_file is a file, not a folder; choose "
         "another --checkpoints_dir", 2),
+    Row("memory_crop_size_typo", s_option("--load_size", "8192", "--crop_size", "8192"), "GiB of memory and", 2),
+    Row("memory_crop_size_typo_says_what_fits", s_option("--load_size", "8192", "--crop_size", "8192"),
+        "it grows with --crop_size 8192 and --batch_size 1", 2),
+    Row("memory_ngf_typo", s_option("--ngf", "6400"), "the networks alone need", 2),
+    Row("img_size_0", s_option("--model", "gan", "--img_size", "0"), "--img_size must be a positive number, got 0", 2),
+    Row("img_size_too_large", s_option("--model", "gan", "--img_size", "100000"),
+        "--img_size 100000 is larger than 16384 pixels", 2),
+    Row("batch_size_too_large", s_option("--batch_size", "100000"),
+        "--batch_size 100000 is larger than 65536, the most gantool accepts", 2),
+    Row("num_threads_too_many", s_option("--num_threads", "1000"),
+        "--num_threads 1000 is more loader workers than this machine can use: it has", 2),
+    Row("max_dataset_size_fraction", s_option("--max_dataset_size", "2.5"),
+        "--max_dataset_size must be a whole number of images, 1 or more, got 2.5", 2),
+    Row("max_dataset_size_below_one", s_option("--max_dataset_size", "0.5"),
+        "--max_dataset_size must be a whole number of images, 1 or more, got 0.5", 2),
+    Row("translate_tile_too_large", s_translate("--tile", "20000"), "--tile 20000 is larger than 16384 pixels", 2),
+    Row("translate_overlap_negative", s_translate("--overlap", "-1"), "--overlap must not be negative, got -1", 2),
+    Row("translate_overlap_above_half_tile", s_translate("--tile", "256", "--overlap", "200"),
+        "--overlap 200 is more than half of --tile 256", 2),
+    Row("translate_overlap_not_below_tile", s_translate("--tile", "256", "--overlap", "256"),
+        "would not advance; use --overlap 128 or less", 2),
     Row("batch_size_0", s_option("--batch_size", "0"), "--batch_size must be a positive number, got 0", 2, True),
     Row("batch_size_negative", s_option("--batch_size", "-3"), "--batch_size must be a positive number, got -3", 2),
     Row("n_epochs_negative", s_option("--n_epochs", "-1"), "--n_epochs must not be negative, got -1", 2),
@@ -381,6 +415,8 @@ ROWS = [
     Row("gray_rgba_palette_cmyk_16bit_converted", s_other_modes, "", 0),
     Row("colour_files_as_gray_dataset", s_gray_dataset_from_colour_files, "", 0),
     Row("images_smaller_than_crop_upscaled", s_small_images_upscaled, "", 0),
+    Row("tiny_images_upscaled_over_4x", s_tiny_images_upscaled, "--preprocess resize_and_crop --load_size 32 scales 2 "
+        "of the 2 images in {root}/trainA up more than 4x (first: img000.png, 6x6, 5.3x)", 0),
     Row("aligned_odd_width", s_aligned_odd_width, "2 of the 2 images in {root}/train are not twice as wide as high "
         "(first: img000.png, 65x32)", 0),
     Row("spaces_and_non_ascii_paths", s_spaces_and_non_ascii, "", 0),
@@ -388,7 +424,7 @@ ROWS = [
 
 
 def _in_process(script: str, args: List[str], capsys) -> Tuple[int, str, str]:
-    main = cli.train_main if script == "train.py" else cli.test_main
+    main = {"train.py": cli.train_main, "test.py": cli.test_main, "gantool": cli.main}[script]
     try:
         status = main(args)
     except SystemExit as exit:  # argparse's own errors

@@ -119,8 +119,10 @@ def _poison_cycle_loss(monkeypatch, at_call):
     calls = {"n": 0}
 
     def cycle_loss(*args):
-        calls["n"] += 1
         loss = real(*args)
+        if type(loss).__name__ == "FakeTensor":  # the memory estimate's steps (on fake tensors) do not count
+            return loss
+        calls["n"] += 1
         return loss * float("nan") if calls["n"] == at_call else loss
 
     monkeypatch.setattr(cycle_gan, "cycle_loss", cycle_loss)

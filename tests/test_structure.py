@@ -15,7 +15,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "gantool"
-TOP_LEVEL = {"__init__", "cli", "options", "build", "check_data", "registry", "errors", "losses", "color"}
+TOP_LEVEL = {"__init__", "cli", "options", "build", "preflight", "check_data", "registry", "errors", "losses", "color"}
 WINGS = {"engine", "io", "inference", "metrics", "models", "networks", "backbones", "data", "viz", "ops",
          "pretrained"}
 

@@ -23,6 +23,7 @@ from torch import Tensor
 from ..errors import GantoolError
 from ..io.files import checked_write_path
 from ..io.pretrained import shipped_folder
+from .memory_check import check_export_memory
 from .translator import CLASSIC_ARCH, Translator, resolve_checkpoint
 
 FORMATS = ("torchscript", "onnx")
@@ -189,9 +190,13 @@ def export_main(argv: List[str], log: Callable[[str], None] = print) -> None:
                         help="test.py --eval semantics: BatchNorm running statistics, no dropout")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed difference to the eager model")
     _arch_arguments(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="start even when the memory estimate says it does not fit (see README, Memory)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = parser.parse_args(argv)
     translator = Translator.load(args.checkpoint, device="cpu", eval_mode=args.eval, **arch_kwargs(args))
+    _, h, w = max(check_sizes(translator.size_multiple, args.format), key=lambda s: s[1] * s[2])
+    check_export_memory(translator, h, w, args.force, log)
     output = args.output
     if output is None:
         source = resolve_checkpoint(args.checkpoint)

@@ -15,11 +15,13 @@ import numpy as np
 from ..data.depth import BIT_DEPTHS, RECORD, DepthPolicy, HighDepthImage, load_record, parse_value_range
 from ..data.image_io import IMG_EXTENSIONS, is_image_file
 from ..data.tools.scan import inspect_image
+from ..data.transforms import MAX_IMAGE_SIDE
 from ..errors import GantoolError
 from ..io.files import ensure_folder
 from ..viz.depth_files import save_full_depth
 from ..viz.images import save_image, tensor2im
 from .export import _arch_arguments, arch_kwargs
+from .memory_check import check_translation_memory
 from .translator import Translator, resolve_checkpoint
 
 
@@ -81,6 +83,38 @@ def _save_deep(translator: Translator, image: HighDepthImage, src: str, dst: str
     return dst
 
 
+#: --overlap when not given (or half of a smaller --tile)
+DEFAULT_OVERLAP = 32
+
+
+def check_tiling(tile: Optional[int], overlap: Optional[int]) -> int:
+    """The overlap to use (``overlap``, or the default for ``tile`` when None); one line for a ``--tile`` or
+    ``--overlap`` no translation can use, before anything is read.
+
+    Tiles step by ``tile - overlap`` pixels (``tiling.tile_starts``) and blend over at most half a tile at each
+    edge (``tiling.blend_window``): an overlap above ``tile // 2`` gives no smoother seams, only more tiles, and
+    one of ``tile`` or more would not advance at all.
+    """
+    if overlap is not None and overlap < 0:
+        raise GantoolError(f"--overlap must not be negative, got {overlap}")
+    if tile is None:
+        return DEFAULT_OVERLAP if overlap is None else overlap
+    if tile <= 0:
+        raise GantoolError(f"--tile must be positive, got {tile}")
+    if tile > MAX_IMAGE_SIDE:
+        raise GantoolError(f"--tile {tile} is larger than {MAX_IMAGE_SIDE} pixels: one RGB tile of that size takes "
+                           f"{tile * tile * 3 * 4 / 2**30:,.0f} GiB as floats; tiles of 256 to 1024 pixels are usual")
+    if overlap is None:
+        return min(DEFAULT_OVERLAP, tile // 2)
+    if overlap > tile // 2:
+        step = (f"tiles would step by only {tile - overlap} pixels (--tile minus --overlap) while seams blend over at "
+                f"most half a tile ({tile // 2}), so the extra overlap only multiplies the tiles" if overlap < tile
+                else "tiles step by --tile minus --overlap pixels and would not advance")
+        raise GantoolError(f"--overlap {overlap} is more than half of --tile {tile}: {step}; use --overlap "
+                           f"{tile // 2} or less")
+    return overlap
+
+
 def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     """Parse ``argv`` and translate the images."""
     from tqdm import tqdm
@@ -96,7 +130,9 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--tile", type=int, default=None,
                         help="translate in overlapping tiles of this size (large images); default: whole images")
-    parser.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles")
+    parser.add_argument("--overlap", type=int, default=None,
+                        help=f"pixels shared by neighbouring tiles, at most half of --tile (default: "
+                             f"{DEFAULT_OVERLAP}, or half of a smaller --tile)")
     parser.add_argument("--eval", action="store_true",
                         help="test.py --eval semantics: BatchNorm running statistics, no dropout")
     parser.add_argument("--bit_depth", default=None, choices=BIT_DEPTHS,
@@ -105,16 +141,18 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
     parser.add_argument("--value_range", default=None,
                         help="LO,HI of float inputs (default: the run's value_range.json)")
     _arch_arguments(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="start even when the memory estimate says it does not fit (see README, Memory)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = parser.parse_args(argv)
-    if args.tile is not None and args.tile <= 0:
-        raise GantoolError(f"--tile must be positive, got {args.tile}")
+    overlap = check_tiling(args.tile, args.overlap)
     files = input_files(args.input)
     outputs = output_paths(files, args.output, single=os.path.isfile(args.input))
     for folder in sorted({os.path.dirname(os.path.abspath(dst)) for dst in outputs}):
         ensure_folder(folder, "-o")  # before the model loads: a bad -o costs nothing
     translator = Translator.load(args.checkpoint, args.device, eval_mode=args.eval, tile=args.tile,
-                                 overlap=args.overlap, **arch_kwargs(args))
+                                 overlap=overlap, **arch_kwargs(args))
+    check_translation_memory(translator, files, args.force, log)  # before an image is decoded
     policy = depth_policy(args.checkpoint, args.bit_depth, args.value_range)
     for k, (src, dst) in enumerate(zip(tqdm(files, desc="translating", unit="image", disable=None), outputs)):
         if policy.bit_depth in ("16", "float") and inspect_image(src).squashed:
