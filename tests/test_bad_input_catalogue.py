@@ -172,6 +172,12 @@ def s_translate(*extra):
     return setup
 
 
+def s_checkpoint_write_refused(tmp):
+    # A folder where a checkpoint file goes: the write fails as on a full disk (tests/test_disk_full.py has those).
+    os.makedirs(os.path.join(tmp, "ck", "run", "latest_net_G_A.pth"))
+    return "train.py", train_args(tmp, unaligned(tmp))
+
+
 def s_gpu_without_gpu(tmp):
     gpu = "99" if torch.cuda.is_available() else "0"
     return "train.py", train_args(tmp, unaligned(tmp), "--gpu_ids", gpu)
@@ -402,6 +408,8 @@ ROWS = [
     Row("unwritable_checkpoints_dir", s_unwritable_checkpoints_dir, "choose another --checkpoints_dir", 2),
     # damage inside a file whose header and end are intact is found when it is decoded: in training
     Row("strict_damaged_file_in_a_worker", s_worker_strict_damaged, "img001.png", 2, before_training=False),
+    Row("checkpoint_write_refused", s_checkpoint_write_refused, "latest_net_G_A.pth: Is a directory; the previous "
+        "file is unchanged", 2, before_training=False),
     # ---- warnings and conversions: status 0, training finished
     Row("non_image_files", s_non_image_files, "skipping {root}/trainB/notes.jpg: not an image file", 0),
     Row("zero_byte_png", s_zero_byte_png, "skipping {root}/trainA/empty.png: empty file (0 bytes)", 0, True),

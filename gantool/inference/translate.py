@@ -11,13 +11,14 @@ from dataclasses import replace
 from typing import Callable, List, Optional
 
 import numpy as np
+from PIL import Image
 
 from ..data.depth import BIT_DEPTHS, RECORD, DepthPolicy, HighDepthImage, load_record, parse_value_range
 from ..data.image_io import IMG_EXTENSIONS, is_image_file
 from ..data.tools.scan import inspect_image
 from ..data.transforms import MAX_IMAGE_SIDE
 from ..errors import GantoolError
-from ..io.files import ensure_folder
+from ..io.files import atomic_write, ensure_folder
 from ..viz.depth_files import save_full_depth
 from ..viz.images import save_image, tensor2im
 from .export import _arch_arguments, arch_kwargs
@@ -163,9 +164,11 @@ def translate_main(argv: List[str], log: Callable[[str], None] = print) -> None:
             if isinstance(image, HighDepthImage):
                 outputs[k] = _save_deep(translator, image, src, dst, policy)
             elif dst.lower().endswith(".npy"):  # a uint8 array in, a uint8 array out
-                np.save(dst, np.asarray(translator(image)))
+                result = np.asarray(translator(image))
+                atomic_write(dst, lambda f: np.save(f, result))
             else:
-                translator(image).save(dst)
+                result, fmt = translator(image), Image.registered_extensions()[os.path.splitext(dst)[1].lower()]
+                atomic_write(dst, lambda f: result.save(f, format=fmt))  # a full disk leaves no half image
         except OSError as err:
             raise GantoolError(f"cannot write {dst}: {err.strerror or err}") from None
         except (KeyError, ValueError) as err:  # PIL: unknown extension

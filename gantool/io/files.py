@@ -45,13 +45,28 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
     """:func:`atomic_write_path` with ``write`` called on the temporary file opened for binary writing.
 
     A plain open (not ``tempfile.mkstemp``), so the file gets the usual umask permissions, not 0600.
+
+    Raises:
+        GantoolError: the file system refused (a full disk: ENOSPC, EFBIG); ``path`` is unchanged.
     """
 
     def fill(tmp: str) -> None:
         with open(tmp, "xb") as f:
             write(f)
 
-    atomic_write_path(path, fill)
+    try:
+        atomic_write_path(path, fill)
+    except OSError as err:  # a full disk, a lost permission: one line, the previous file as it was
+        raise GantoolError(f"could not save {path}: {err.strerror or err}; the previous file is unchanged") from None
+
+
+def append_line(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` (a log), one line on failure: appending keeps what the file held before."""
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        raise GantoolError(f"could not write to {path}: {err.strerror or err}; what it held is kept") from None
 
 
 def ensure_folder(folder: str, option: str = "", create: bool = True) -> str:
@@ -117,9 +132,39 @@ def checked_write_path(path: str, write: Callable[[str], None], option: str = ""
         raise GantoolError(f"could not save {path}: {err.strerror or err}; the previous file is unchanged") from None
 
 
+class _WriteErrors:
+    """A file that remembers the OSError of a failed write: ``torch.save`` reports a full disk only as a
+    RuntimeError about zip positions."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _torch_save(obj, tmp: str) -> None:
+    with open(tmp, "xb") as f:
+        out = _WriteErrors(f)
+        try:
+            torch.save(obj, out)
+        except RuntimeError:
+            if out.error is not None:
+                raise out.error from None  # the disk's own reason (ENOSPC, EFBIG), handled as every OSError
+            raise
+
+
 def atomic_save(obj, path: str) -> None:
-    """``torch.save(obj, path)`` through a temporary file and a rename."""
-    checked_write_path(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save(obj, path)`` through a temporary file and a rename; a full disk is one line
+    (:func:`checked_write_path`) and leaves the previous file."""
+    checked_write_path(path, lambda tmp: _torch_save(obj, tmp))
 
 
 def atomic_write_text(path: str, text: str) -> None:

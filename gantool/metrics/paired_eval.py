@@ -11,6 +11,7 @@ Runs on 16-bit or float data leave each picture at full depth beside its 8-bit p
 file is itself deep), those are scored, on [0, 1] = the 16-bit range or the run's value range (``metrics.json``).
 """
 import csv
+import io
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from PIL import Image
 from ..data.depth import DepthPolicy, parse_value_range, read_image
 from ..data.image_io import is_array_file, is_image_file, load_image
 from ..errors import GantoolError
-from ..io.files import ensure_folder
+from ..io.files import atomic_write, ensure_folder
 from .image_sets import labelled_files
 from .paired import paired_metrics
 
@@ -225,9 +226,9 @@ def format_table(rows: Sequence[dict]) -> str:
 def write_csv(rows: Sequence[dict], path: str) -> None:
     """Write the rows to ``path`` as CSV with the ``COLUMNS`` header (full precision)."""
     ensure_folder(os.path.dirname(os.path.abspath(path)), "--csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) and math.isfinite(v) else v)
-                             for k, v in row.items()})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()})
+    atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))  # all rows or the previous file

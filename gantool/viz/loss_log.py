@@ -6,6 +6,8 @@ import os
 import time
 from typing import Mapping
 
+from ..io.files import append_line
+
 
 class LossLog:
     """Append-only loss log in the classic format, so existing log-parsing scripts keep working.
@@ -44,5 +46,4 @@ class LossLog:
     def write(self, message: str) -> None:
         """Append ``message`` as one line. The file is reopened each time so every line reaches the
         disk at once and a crashed run keeps its log (lines are rare: every ``--print_freq``)."""
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(message + "\n")
+        append_line(self.path, message + "\n")

@@ -16,7 +16,7 @@ import os
 import re
 from typing import Sequence
 
-from ..io.files import atomic_write
+from ..io.files import append_line, atomic_write
 from .html import HTMLPage
 
 SAVED_IMAGE = re.compile(r"^epoch(\d{3,})_(.+)\.png$")
@@ -74,8 +74,7 @@ class TrainingPage:
         if self.last_epoch is None or not os.path.isfile(self.path):
             self._rebuild(epoch, labels)
         elif epoch != self.last_epoch:
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(self._section(epoch, labels))  # one small write: a reader sees all of it or none
+            append_line(self.path, self._section(epoch, labels))  # one small write: a reader sees all of it or none
         self.last_epoch = epoch
 
     def _rebuild(self, epoch: int, labels: Sequence[str]) -> None:
